@@ -1,0 +1,194 @@
+"""One typed settings object, read once from the environment (and an optional `.env` file).
+
+Every setting is declared as data in `SETTINGS` (name, default, parser, help) so the README
+table can be checked against it by a test, and so a bad value produces one line naming the
+variable instead of a traceback deep inside the app.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+DEFAULT_DATABASE_URL = "sqlite:///data/slowquery.db"
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the variable and what is expected."""
+
+
+def _parse_int(low: int, high: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            raise ValueError(f"expected a whole number, got {raw!r}") from None
+        if not low <= value <= high:
+            raise ValueError(f"expected a number from {low} to {high}, got {value}")
+        return value
+
+    return parse
+
+
+def _parse_float(low: float, high: float) -> Callable[[str], float]:
+    def parse(raw: str) -> float:
+        try:
+            value = float(raw.strip())
+        except ValueError:
+            raise ValueError(f"expected a number, got {raw!r}") from None
+        if not low <= value <= high:
+            raise ValueError(f"expected a number from {low} to {high}, got {value}")
+        return value
+
+    return parse
+
+
+def _parse_bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"expected true or false, got {raw!r}")
+
+
+def _parse_database_url(raw: str) -> str:
+    value = raw.strip()
+    if value.startswith("sqlite:///") and len(value) > len("sqlite:///"):
+        return value
+    if value.startswith(("mongodb://", "mongodb+srv://")):
+        return value
+    raise ValueError(
+        "expected sqlite:///path/to/file.db or mongodb://host:port/dbname "
+        f"(got something starting with {value[:10]!r})"
+    )
+
+
+def _parse_text(raw: str) -> str:
+    return raw.strip()
+
+
+def _parse_optional_path(raw: str) -> Path | None:
+    value = raw.strip()
+    return Path(value) if value else None
+
+
+def _parse_url(raw: str) -> str:
+    value = raw.strip()
+    if value and not value.startswith(("http://", "https://")):
+        raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    """One environment variable: its name, default (as text), parser and a line of help."""
+
+    env: str
+    attr: str
+    default: str
+    parse: Callable[[str], Any]
+    help: str
+    secret: bool = False
+
+
+SETTINGS: tuple[SettingSpec, ...] = (
+    SettingSpec("DATABASE_URL", "database_url", DEFAULT_DATABASE_URL, _parse_database_url,
+                "Where results are stored: `sqlite:///path.db` (embedded default) or "
+                "`mongodb://host:port/dbname`."),
+    SettingSpec("AWS_REGION", "aws_region", "", _parse_text,
+                "The one AWS region whose RDS instances are discovered (falls back to "
+                "`AWS_DEFAULT_REGION`). Empty: AWS discovery is off."),
+    SettingSpec("AWS_ENDPOINT_URL", "aws_endpoint_url", "", _parse_url,
+                "Send AWS API calls to this endpoint instead of AWS (a local emulator such "
+                "as moto for tests and demos)."),
+    SettingSpec("MYSQL_USER", "mysql_user", "", _parse_text,
+                "The monitoring account used to read the processlist and run EXPLAIN "
+                "(needs only SELECT and PROCESS)."),
+    SettingSpec("MYSQL_PASSWORD", "mysql_password", "", _parse_text,
+                "Password of the monitoring account. Never shown on a page or in a log.",
+                secret=True),
+    SettingSpec("STATIC_INSTANCES_FILE", "static_instances_file", "", _parse_optional_path,
+                "JSON file listing MySQL instances that are not on RDS (self-managed)."),
+    SettingSpec("INVENTORY_REFRESH_MINUTES", "inventory_refresh_minutes", "15",
+                _parse_int(0, 24 * 60),
+                "How often the instance inventory is refreshed; 0 turns the schedule off."),
+    SettingSpec("SCHEDULER_ENABLED", "scheduler_enabled", "true", _parse_bool,
+                "Run background jobs (inventory refresh) in this process."),
+    SettingSpec("AWS_TIMEOUT_SECONDS", "aws_timeout_seconds", "10", _parse_float(0.5, 300),
+                "Connect and read timeout of each AWS API call."),
+    SettingSpec("HOST", "host", "127.0.0.1", _parse_text,
+                "Address the dashboard listens on (`python app.py`)."),
+    SettingSpec("PORT", "port", "8050", _parse_int(1, 65535),
+                "Port the dashboard listens on (`python app.py`)."),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the app is configured with; built once and handed to every subsystem."""
+
+    database_url: str = DEFAULT_DATABASE_URL
+    aws_region: str = ""
+    aws_endpoint_url: str = ""
+    mysql_user: str = ""
+    mysql_password: str = field(default="", repr=False)
+    static_instances_file: Path | None = None
+    inventory_refresh_minutes: int = 15
+    scheduler_enabled: bool = True
+    aws_timeout_seconds: float = 10.0
+    host: str = "127.0.0.1"
+    port: int = 8050
+    demo: bool = False
+
+    @property
+    def store_kind(self) -> str:
+        return "mongodb" if self.database_url.startswith("mongodb") else "sqlite"
+
+    @property
+    def aws_configured(self) -> bool:
+        return bool(self.aws_region)
+
+
+def _read_dotenv(path: Path) -> dict[str, str]:
+    """Read KEY=VALUE lines; the environment wins over the file so deploys can override it."""
+    if not path.is_file():
+        return {}
+    from dotenv import dotenv_values
+
+    return {k: v for k, v in dotenv_values(path).items() if v is not None}
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, dotenv_path: Path | None = Path(".env")
+) -> Settings:
+    """Build `Settings` from the environment; raise `SettingsError` naming the bad variable."""
+    source: dict[str, str] = {}
+    if dotenv_path is not None:
+        source.update(_read_dotenv(dotenv_path))
+    source.update(os.environ if environ is None else environ)
+    if not source.get("AWS_REGION") and source.get("AWS_DEFAULT_REGION"):
+        source["AWS_REGION"] = source["AWS_DEFAULT_REGION"]
+
+    values: dict[str, Any] = {}
+    for spec in SETTINGS:
+        raw = source.get(spec.env)
+        if raw is None or raw.strip() == "":
+            raw = spec.default
+        try:
+            values[spec.attr] = spec.parse(raw)
+        except ValueError as exc:
+            reason = "invalid value" if spec.secret else str(exc)
+            raise SettingsError(f"{spec.env}: {reason}") from None
+    return Settings(**values)
+
+
+def documented_names() -> set[str]:
+    """The names a README must document (used by the documentation test)."""
+    return {spec.env for spec in SETTINGS}
+
+
+assert {s.attr for s in SETTINGS} <= {f.name for f in fields(Settings)}

@@ -1,0 +1,41 @@
+"""Small persisted switches and values (e.g. real-time capture on/off), and process leases.
+
+Flags live in the store so a switch survives a restart and every gunicorn worker sees it.
+Leases make sure only one process runs the scheduler.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from store.backend import Backend
+
+COLLECTION = "flags"
+INDEXES = ()
+
+
+def utc_iso(moment: datetime) -> str:
+    """The one timestamp format of the store: sortable as text, always UTC."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class FlagRepository:
+    """Named JSON values plus leases."""
+
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend
+
+    def get(self, name: str, default: Any = None) -> Any:
+        doc = self._backend.get(COLLECTION, name)
+        return default if doc is None else doc.get("value", default)
+
+    def set(self, name: str, value: Any) -> None:
+        self._backend.put(COLLECTION, name, {"value": value})
+
+    def acquire_lease(self, name: str, owner: str, ttl_seconds: float,
+                      now: datetime | None = None) -> bool:
+        """Take or renew the lease; False while another live owner holds it."""
+        moment = now or datetime.now(UTC)
+        expires = moment + timedelta(seconds=ttl_seconds)
+        return self._backend.acquire_lease(name, owner, utc_iso(moment), utc_iso(expires))
