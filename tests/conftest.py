@@ -8,8 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from settings import Settings
 from store import Store, open_store
-from tests.servers import NxServer, start_nx
+from tests.servers import MotoServer, NxServer, start_moto, start_nx
+
+REGION = "us-east-1"
 
 _database_numbers = itertools.count()
 
@@ -37,3 +40,45 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     opened = open_store(url)
     yield opened
     opened.close()
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[MotoServer]:
+    server = start_moto()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def aws(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> MotoServer:
+    """A clean moto and fake credentials in the environment (boto3 reads them from there)."""
+    moto_server.reset()
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    return moto_server
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings for an app on the embedded store with no AWS and no scheduler."""
+    return Settings(database_url=f"sqlite:///{tmp_path / 'app.db'}", scheduler_enabled=False)
+
+
+@pytest.fixture
+def aws_settings(settings: Settings, aws: MotoServer) -> Settings:
+    from dataclasses import replace
+
+    return replace(settings, aws_region=REGION, aws_endpoint_url=aws.url,
+                   aws_timeout_seconds=5)
+
+
+def pytest_setup_options():
+    """Chromium flags for this closed network (see the machine notes): no background calls."""
+    from selenium.webdriver.chrome.options import Options
+
+    options = Options()
+    for flag in ("--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"):
+        options.add_argument(flag)
+    return options

@@ -61,3 +61,29 @@ def start_nx(data_dir: Path) -> NxServer:
     )
     wait_for_port(port)
     return NxServer(process, port)
+
+
+@dataclass
+class MotoServer:
+    """moto's HTTP server (the real AWS API surface, in-process); `reset()` empties it."""
+
+    server: object
+    url: str
+
+    def reset(self) -> None:
+        import urllib.request
+
+        request = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
+        urllib.request.urlopen(request, timeout=10).read()
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+def start_moto() -> MotoServer:
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    return MotoServer(server, f"http://{host}:{port}")

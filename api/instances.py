@@ -1,0 +1,34 @@
+"""`GET /api/instances` and `POST /api/instances/refresh`."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from api.errors import ApiError
+from services import current_services
+
+blueprint = Blueprint("instances", __name__, url_prefix="/api/instances")
+PUBLIC_FIELDS = (
+    "instance_id", "engine", "engine_version", "instance_class", "status", "endpoint",
+    "cluster_id", "tags", "collect_target", "realtime_target", "source", "gone",
+)
+
+
+@blueprint.get("")
+def list_instances():
+    engine = request.args.get("engine") or None
+    rows = current_services().store.instances.list(engine=engine)
+    return jsonify({"instances": [{k: row.get(k) for k in PUBLIC_FIELDS} for row in rows]})
+
+
+@blueprint.post("/refresh")
+def refresh_instances():
+    services = current_services()
+    if not services.settings.aws_configured and not services.settings.static_instances_file:
+        raise ApiError(
+            "no instance source is configured: set AWS_REGION (RDS discovery) "
+            "or STATIC_INSTANCES_FILE", status=409,
+        )
+    summary = services.inventory.refresh()
+    status = 200 if not summary["errors"] else 502
+    return jsonify(summary), status

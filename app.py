@@ -1,0 +1,110 @@
+"""Entry point: `create_app(settings)` builds the dashboard; `python app.py` serves it.
+
+Importing this module does nothing: no connection, no environment read, no scheduler. The
+WSGI object for gunicorn (`gunicorn 'app:server'`) is built on first access to `server`, from
+the environment, so the same file serves the command line, gunicorn and the tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import dash
+from dash import html
+
+import api
+from components.constants import APP_TITLE
+from components.shell import create_shell
+from jobs.inventory import InventoryService
+from jobs.scheduler import Scheduler
+from services import EXTENSION_KEY, Services
+from settings import Settings, SettingsError, load_settings
+from store import StoreError, open_store
+
+ROOT = Path(__file__).resolve().parent
+log = logging.getLogger("slowquery")
+
+
+def _start_scheduler(settings: Settings, services: Services) -> Scheduler:
+    scheduler = Scheduler(services.store)
+    if settings.inventory_refresh_minutes and (
+        settings.aws_configured or settings.static_instances_file
+    ):
+        scheduler.add_interval_job(
+            "inventory-refresh", services.inventory.refresh,
+            seconds=settings.inventory_refresh_minutes * 60, run_now=True,
+        )
+    scheduler.start()
+    atexit.register(scheduler.shutdown)
+    return scheduler
+
+
+def create_app(settings: Settings) -> dash.Dash:
+    """Build the Dash app, its API and (behind a setting) its scheduler from one Settings."""
+    store = open_store(settings.database_url)
+    services = Services(settings=settings, store=store,
+                        inventory=InventoryService(settings, store))
+    app = dash.Dash(
+        __name__,
+        use_pages=True,
+        pages_folder=str(ROOT / "pages"),
+        assets_folder=str(ROOT / "assets"),
+        title=APP_TITLE,
+        update_title=None,
+    )
+    app.server.extensions[EXTENSION_KEY] = services
+    app.layout = create_shell(dash.page_registry.values(), demo=settings.demo)
+    # Layouts are static skeletons (data arrives by callbacks), so building them all for
+    # validation touches no database and lets Dash check every callback id.
+    app.validation_layout = html.Div(
+        [app.layout, *[page["layout"]() for page in dash.page_registry.values()]]
+    )
+    api.init_app(app.server)
+    if settings.scheduler_enabled:
+        services.scheduler = _start_scheduler(settings, services)
+    return app
+
+
+def __getattr__(name: str) -> Any:
+    """`app.server` for gunicorn, built lazily from the environment on first access."""
+    if name == "server":
+        server = create_app(load_settings()).server
+        globals()["server"] = server
+        return server
+    raise AttributeError(name)
+
+
+def _parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="app.py", description=APP_TITLE)
+    parser.add_argument("--host", help="listen address (default: HOST or 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="listen port (default: PORT or 8050)")
+    parser.add_argument("--debug", action="store_true", help="Dash debug mode (development)")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("serve", help="serve the dashboard (the default)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse_args(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = load_settings()
+        app = create_app(settings)
+    except (SettingsError, StoreError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    host = args.host or settings.host
+    port = args.port or settings.port
+    log.info("serving on http://%s:%s (store: %s)", host, port, settings.store_kind)
+    app.run(host=host, port=port, debug=args.debug)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

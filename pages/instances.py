@@ -1,0 +1,97 @@
+"""Instances: every discovered instance with its tags and target flags; filter and refresh."""
+
+from __future__ import annotations
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import Input, Output, State, callback, dcc, html, no_update
+
+from components.constants import ENGINE_LABELS
+from components.instance_grid import create_instance_grid, instance_rows
+from services import current_services
+
+dash.register_page(__name__, path="/instances", name="Instances", order=1, title="Instances")
+
+TARGET_OPTIONS = [
+    {"label": "All instances", "value": "all"},
+    {"label": "Collection targets", "value": "collect"},
+    {"label": "Real-time targets", "value": "realtime"},
+    {"label": "Not gone", "value": "live"},
+]
+
+
+def layout(**_kwargs: object) -> html.Div:
+    return html.Div([
+        html.Div([
+            html.H2("Instances", className="me-auto"),
+            dbc.Button("Refresh now", id="instances-refresh", color="primary"),
+        ], className="d-flex align-items-center mb-2"),
+        dbc.Row([
+            dbc.Col(dbc.Input(id="instances-search", type="search", debounce=False,
+                              placeholder="Quick search (any column)…"), md=4),
+            dbc.Col(dcc.Dropdown(
+                id="instances-engine",
+                options=[{"label": v, "value": k} for k, v in ENGINE_LABELS.items()],
+                placeholder="All engines", clearable=True), md=3),
+            dbc.Col(dcc.Dropdown(id="instances-targets", options=TARGET_OPTIONS, value="all",
+                                 clearable=False), md=3),
+        ], className="g-2 mb-2"),
+        dcc.Loading(html.Div(id="instances-feedback"), type="dot"),
+        dcc.Store(id="instances-version", data=0),
+        create_instance_grid("instances-grid"),
+        html.Div(id="instances-count", className="text-muted small mt-1"),
+    ])
+
+
+@callback(
+    Output("instances-feedback", "children"),
+    Output("instances-version", "data"),
+    Input("instances-refresh", "n_clicks"),
+    State("instances-version", "data"),
+    prevent_initial_call=True,
+)
+def refresh_now(_clicks: int | None, version: int):
+    services = current_services()
+    settings = services.settings
+    if not settings.aws_configured and not settings.static_instances_file:
+        return dbc.Alert("Nothing to refresh: set AWS_REGION or STATIC_INSTANCES_FILE.",
+                         color="warning", id="instances-refresh-result", dismissable=True), \
+            no_update
+    summary = services.inventory.refresh()
+    if summary["errors"]:
+        text = "; ".join(f"{k.upper()}: {v}" for k, v in summary["errors"].items())
+        alert = dbc.Alert(f"Refresh finished with errors — {text}", color="danger",
+                          id="instances-refresh-result", dismissable=True)
+    else:
+        alert = dbc.Alert(
+            f"Refreshed: {summary['discovered']} instances, {summary['collect_targets']} "
+            f"collection targets, {summary['realtime_targets']} real-time targets.",
+            color="success", id="instances-refresh-result", dismissable=True, duration=8000)
+    return alert, (version or 0) + 1
+
+
+@callback(
+    Output("instances-grid", "rowData"),
+    Output("instances-count", "children"),
+    Input("instances-engine", "value"),
+    Input("instances-targets", "value"),
+    Input("instances-version", "data"),
+)
+def load_rows(engine: str | None, targets: str, _version: int):
+    rows = instance_rows(current_services().store.instances.list(engine=engine or None))
+    if targets == "collect":
+        rows = [r for r in rows if r["collect_target"]]
+    elif targets == "realtime":
+        rows = [r for r in rows if r["realtime_target"]]
+    elif targets == "live":
+        rows = [r for r in rows if r["status"] != "gone"]
+    return rows, f"{len(rows)} instances"
+
+
+@callback(
+    Output("instances-grid", "dashGridOptions"),
+    Input("instances-search", "value"),
+    State("instances-grid", "dashGridOptions"),
+)
+def quick_filter(text: str | None, options: dict | None):
+    return {**(options or {}), "quickFilterText": text or ""}

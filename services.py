@@ -1,0 +1,33 @@
+"""The one object that owns the app's configured parts, handed to every view.
+
+`create_app` builds it and stores it on the Flask server; API routes and page callbacks
+fetch it with `current_services()` instead of reading globals or the environment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+
+from jobs.inventory import InventoryService
+from jobs.scheduler import Scheduler
+from settings import Settings
+from store import Store
+
+EXTENSION_KEY = "slowquery"
+
+
+@dataclass
+class Services:
+    """Settings, the store and the long-lived services built from them."""
+
+    settings: Settings
+    store: Store
+    inventory: InventoryService
+    scheduler: Scheduler | None = None
+
+
+def current_services() -> Services:
+    """The Services of the app handling the current request."""
+    return current_app.extensions[EXTENSION_KEY]
