@@ -73,7 +73,11 @@ def create_app(settings: Settings) -> dash.Dash:
 def __getattr__(name: str) -> Any:
     """`app.server` for gunicorn, built lazily from the environment on first access."""
     if name == "server":
-        server = create_app(load_settings()).server
+        try:
+            server = create_app(load_settings()).server
+        except (SettingsError, StoreError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
         globals()["server"] = server
         return server
     raise AttributeError(name)

@@ -120,6 +120,8 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "Run background jobs (inventory refresh) in this process."),
     SettingSpec("AWS_TIMEOUT_SECONDS", "aws_timeout_seconds", "10", _parse_float(0.5, 300),
                 "Connect and read timeout of each AWS API call."),
+    SettingSpec("AWS_MAX_ATTEMPTS", "aws_max_attempts", "5", _parse_int(1, 20),
+                "Attempts per AWS API call (adaptive retry mode backs off on throttling)."),
     SettingSpec("HOST", "host", "127.0.0.1", _parse_text,
                 "Address the dashboard listens on (`python app.py`)."),
     SettingSpec("PORT", "port", "8050", _parse_int(1, 65535),
@@ -140,6 +142,7 @@ class Settings:
     inventory_refresh_minutes: int = 15
     scheduler_enabled: bool = True
     aws_timeout_seconds: float = 10.0
+    aws_max_attempts: int = 5
     host: str = "127.0.0.1"
     port: int = 8050
     demo: bool = False

@@ -48,7 +48,7 @@ class DiscoveryResult:
 def aws_client(settings: Settings, service: str) -> Any:
     """A boto3 client with adaptive retries and short timeouts, honouring AWS_ENDPOINT_URL."""
     config = Config(
-        retries={"mode": "adaptive", "max_attempts": 5},
+        retries={"mode": "adaptive", "max_attempts": settings.aws_max_attempts},
         connect_timeout=settings.aws_timeout_seconds,
         read_timeout=settings.aws_timeout_seconds,
     )

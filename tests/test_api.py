@@ -56,7 +56,7 @@ def test_refresh_then_list_classifies_every_instance(aws_settings: Settings) -> 
 
 def test_refresh_with_unreachable_aws_is_502_with_message_and_degraded_health(
         settings: Settings, aws) -> None:
-    dead = replace(settings, aws_region=REGION, aws_timeout_seconds=1,
+    dead = replace(settings, aws_region=REGION, aws_timeout_seconds=1, aws_max_attempts=1,
                    aws_endpoint_url=f"http://127.0.0.1:{free_port()}")
     client = create_app(dead).server.test_client()
     response = client.post("/api/instances/refresh")

@@ -67,7 +67,7 @@ def test_deleted_instance_is_marked_gone(aws_settings: Settings) -> None:
 
 
 def test_unreachable_endpoint_is_a_clear_message(settings: Settings, aws) -> None:
-    dead = replace(settings, aws_region=REGION, aws_timeout_seconds=1,
+    dead = replace(settings, aws_region=REGION, aws_timeout_seconds=1, aws_max_attempts=1,
                    aws_endpoint_url=f"http://127.0.0.1:{free_port()}")
     with pytest.raises(DiscoveryError, match=r"cannot reach the AWS endpoint \(http://127"):
         discover_rds(dead)
