@@ -20,6 +20,7 @@ from dash import html
 import api
 from components.constants import APP_TITLE
 from components.shell import create_shell
+from jobs.collection import CollectionService
 from jobs.inventory import InventoryService
 from jobs.scheduler import Scheduler
 from services import EXTENSION_KEY, Services
@@ -48,7 +49,8 @@ def create_app(settings: Settings) -> dash.Dash:
     """Build the Dash app, its API and (behind a setting) its scheduler from one Settings."""
     store = open_store(settings.database_url)
     services = Services(settings=settings, store=store,
-                        inventory=InventoryService(settings, store))
+                        inventory=InventoryService(settings, store),
+                        collection=CollectionService(settings, store))
     app = dash.Dash(
         __name__,
         use_pages=True,
@@ -64,7 +66,7 @@ def create_app(settings: Settings) -> dash.Dash:
     app.validation_layout = html.Div(
         [app.layout, *[page["layout"]() for page in dash.page_registry.values()]]
     )
-    api.init_app(app.server)
+    api.init_app(app.server, ws_ping_seconds=settings.ws_ping_seconds)
     if settings.scheduler_enabled:
         services.scheduler = _start_scheduler(settings, services)
     return app

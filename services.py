@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from flask import current_app
 
+from jobs.collection import CollectionService
 from jobs.inventory import InventoryService
 from jobs.scheduler import Scheduler
 from settings import Settings
@@ -25,6 +26,7 @@ class Services:
     settings: Settings
     store: Store
     inventory: InventoryService
+    collection: CollectionService
     scheduler: Scheduler | None = None
 
 

@@ -122,6 +122,8 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "Connect and read timeout of each AWS API call."),
     SettingSpec("AWS_MAX_ATTEMPTS", "aws_max_attempts", "5", _parse_int(1, 20),
                 "Attempts per AWS API call (adaptive retry mode backs off on throttling)."),
+    SettingSpec("WS_PING_SECONDS", "ws_ping_seconds", "30", _parse_float(1, 3600),
+                "Interval of the WebSocket keep-alive pings sent by the server."),
     SettingSpec("HOST", "host", "127.0.0.1", _parse_text,
                 "Address the dashboard listens on (`python app.py`)."),
     SettingSpec("PORT", "port", "8050", _parse_int(1, 65535),
@@ -143,6 +145,7 @@ class Settings:
     scheduler_enabled: bool = True
     aws_timeout_seconds: float = 10.0
     aws_max_attempts: int = 5
+    ws_ping_seconds: float = 30.0
     host: str = "127.0.0.1"
     port: int = 8050
     demo: bool = False
