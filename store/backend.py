@@ -73,6 +73,9 @@ class Backend(Protocol):
 
     def count(self, collection: str, where: Where) -> int: ...
 
+    def distinct(self, collection: str, field: str, where: Where) -> list[Any]:
+        """Distinct non-null values of one field, sorted."""
+
     def delete(self, collection: str, where: Where) -> int: ...
 
     def replace_set(

@@ -12,7 +12,9 @@ from typing import Any
 from store.backend import Backend, FindQuery, IndexSpec
 
 COLLECTION = "digests"
+TOTALS = "digest_totals"
 SORTABLE = {
+    "rank",
     "query_time.sum", "query_time.avg", "query_time.max", "query_time.p95", "count",
     "lock_time.sum", "rows_examined.sum", "rows_sent.sum", "last_seen", "first_seen",
 }
@@ -20,6 +22,7 @@ INDEXES = (
     IndexSpec(COLLECTION, ("instance_id", "period", "query_time.sum")),
     IndexSpec(COLLECTION, ("instance_id", "period", "count")),
     IndexSpec(COLLECTION, ("period", "query_time.sum")),
+    IndexSpec(TOTALS, ("period",)),
 )
 
 
@@ -34,14 +37,44 @@ class DigestRepository:
         self._backend = backend
 
     def replace_period(self, instance_id: str, period: str, digests: list[dict[str, Any]]) -> None:
+        """Store one instance's digests for a period, ranked by total time as pt does."""
+        ranked = sorted(digests, key=lambda d: (-d["query_time"]["sum"], d["query_id"]))
         docs = [
             {**d, "_id": digest_id(instance_id, period, d["query_id"]),
-             "instance_id": instance_id, "period": period}
-            for d in digests
+             "instance_id": instance_id, "period": period, "rank": rank}
+            for rank, d in enumerate(ranked, start=1)
         ]
         self._backend.replace_set(
             COLLECTION, {"instance_id": instance_id, "period": period}, docs
         )
+        # Totals are kept beside the set, so "% of all time" needs no scan of 100k digests.
+        self._backend.put(TOTALS, f"{instance_id}|{period}", {
+            "instance_id": instance_id, "period": period, "digests": len(docs),
+            "count": sum(d["count"] for d in docs),
+            "query_time": sum(d["query_time"]["sum"] for d in docs),
+        })
+
+    def totals(self, instance_id: str | None = None,
+               period: str | None = None) -> dict[str, float]:
+        """Sum of calls and query time over the matching instance-periods."""
+        where: dict[str, Any] = {}
+        if instance_id:
+            where["instance_id"] = instance_id
+        if period:
+            where["period"] = period
+        docs = self._backend.find(TOTALS, FindQuery(where=where))
+        return {"digests": sum(d["digests"] for d in docs),
+                "count": sum(d["count"] for d in docs),
+                "query_time": sum(d["query_time"] for d in docs)}
+
+    def periods(self, instance_id: str | None = None) -> list[str]:
+        """Periods that hold digests, newest first."""
+        where = {"instance_id": instance_id} if instance_id else {}
+        return sorted(self._backend.distinct(TOTALS, "period", where), reverse=True)
+
+    def instances(self, period: str | None = None) -> list[str]:
+        where = {"period": period} if period else {}
+        return self._backend.distinct(TOTALS, "instance_id", where)
 
     def page(
         self,
@@ -49,6 +82,7 @@ class DigestRepository:
         instance_id: str | None = None,
         period: str | None = None,
         text: str | None = None,
+        query_id: str | None = None,
         sort: str = "query_time.sum",
         descending: bool = True,
         offset: int = 0,
@@ -63,6 +97,8 @@ class DigestRepository:
             where["period"] = period
         if text:
             where["fingerprint"] = {"$contains": text}
+        if query_id:
+            where["query_id"] = {"$contains": query_id}
         rows = self._backend.find(
             COLLECTION,
             FindQuery(where=where, sort=(sort, -1 if descending else 1), skip=offset, limit=limit),

@@ -110,6 +110,10 @@ class MongoBackend:
     def count(self, collection: str, where: Where) -> int:
         return self._call(self._coll(collection).count_documents, _mongo_filter(where))
 
+    def distinct(self, collection: str, field: str, where: Where) -> list[Any]:
+        values = self._call(self._coll(collection).distinct, field, _mongo_filter(where))
+        return sorted(v for v in values if v is not None)
+
     def delete(self, collection: str, where: Where) -> int:
         result = self._call(self._coll(collection).delete_many, _mongo_filter(where))
         return result.deleted_count

@@ -201,6 +201,15 @@ class SqliteBackend:
             f"SELECT COUNT(*) FROM {table} WHERE {clause}", params
         ).fetchone()[0]
 
+    def distinct(self, collection: str, field: str, where: Where) -> list[Any]:
+        table = self._ensure_table(collection)
+        clause, params = _where_sql(where)
+        expr = _path(field)
+        rows = self._reader().execute(
+            f"SELECT DISTINCT {expr} FROM {table} WHERE {clause} AND {expr} IS NOT NULL "
+            f"ORDER BY 1", params).fetchall()
+        return [r[0] for r in rows]
+
     def delete(self, collection: str, where: Where) -> int:
         table = self._ensure_table(collection)
         clause, params = _where_sql(where)

@@ -189,3 +189,21 @@ def test_sqlite_default_creates_its_directory_and_uses_wal(tmp_path) -> None:
         assert "USING INDEX" in " ".join(str(row) for row in plan)
     finally:
         store.close()
+
+
+def test_digest_totals_rank_and_periods(store: Store) -> None:
+    store.digests.replace_period("db1", "2026-10", [_digest("A", 1, 1), _digest("B", 9, 3)])
+    store.digests.replace_period("db2", "2026-10", [_digest("C", 5, 5)])
+    store.digests.replace_period("db1", "2026-09", [_digest("A", 2, 2)])
+    store.digests.replace_period("db1", "2026-10", [_digest("A", 1, 1), _digest("B", 9, 3)])
+    assert store.digests.totals(period="2026-10") == {"digests": 3, "count": 9,
+                                                      "query_time": 15}
+    assert store.digests.totals("db1", "2026-10")["query_time"] == 10
+    assert store.digests.periods() == ["2026-10", "2026-09"]
+    assert store.digests.periods("db2") == ["2026-10"]
+    assert store.digests.instances("2026-10") == ["db1", "db2"]
+    rows, _ = store.digests.page(instance_id="db1", period="2026-10", sort="rank",
+                                 descending=False)
+    assert [(r["rank"], r["query_id"]) for r in rows] == [(1, "B"), (2, "A")]
+    rows, total = store.digests.page(query_id="b")
+    assert (total, rows[0]["query_id"]) == (1, "B")
