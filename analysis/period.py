@@ -101,3 +101,14 @@ def parse_period(body: Mapping[str, Any], today: date | None = None) -> Period:
     if period.start > today:
         raise PeriodError(f"the period starts in the future ({period.start.isoformat()})")
     return period
+
+
+def recent_months(today: date, count: int = 12) -> list[Period]:
+    """The `count` whole months before the current one, newest first (for month pickers)."""
+    months = []
+    cursor = today
+    for _ in range(count):
+        period = previous_month(cursor)
+        months.append(period)
+        cursor = period.start
+    return months

@@ -8,10 +8,12 @@ and the recent log lines. Text `ping` gets `pong`; the server also sends protoco
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 from typing import Any
 
-from flask import Flask
+from flask import Flask, request
 from flask_sock import ConnectionClosed, Sock
 
 from jobs.collection import FINAL_STATUSES, status_details
@@ -27,6 +29,23 @@ def status_message(status: str, details: dict[str, Any]) -> str:
 
 def log_message(message: str, level: str) -> str:
     return json.dumps({"type": "log", "message": message, "level": level})
+
+
+def _close(ws: Any, reason: int, message: str) -> None:
+    """Close, wait for the client's close frame, then end the TCP stream ourselves.
+
+    Werkzeug's development server (`python app.py`, the browser tests) writes an HTTP response
+    after the handler returns; arriving after the close handshake it is harmless, but racing
+    it a browser reports "Invalid frame header" and may drop the last messages.
+    """
+    ws.close(reason=reason, message=message)
+    reader = getattr(ws, "thread", None)
+    if reader is not None:
+        reader.join(timeout=2)
+    raw = request.environ.get("werkzeug.socket")
+    if raw is not None:
+        with contextlib.suppress(OSError):
+            raw.shutdown(socket.SHUT_RDWR)
 
 
 def _answer(ws: Any, text: str | bytes | None) -> None:
@@ -52,7 +71,7 @@ def collection_progress(ws: Any, collection_id: str) -> None:
     if run is None:
         ws.send(status_message("error", {"error": f"unknown collection_id {collection_id}",
                                          "message": "no such collection run"}))
-        ws.close(reason=1008, message="unknown collection_id")
+        _close(ws, 1008, "unknown collection_id")
         return
     sent_state: tuple | None = None
     last_seq = 0
@@ -68,7 +87,7 @@ def collection_progress(ws: Any, collection_id: str) -> None:
                 ws.send(status_message(run["status"], details))
                 sent_state = state
             if run["status"] in FINAL_STATUSES:
-                ws.close(reason=1000, message=f"run {run['status']}")
+                _close(ws, 1000, f"run {run['status']}")
                 return
             _answer(ws, ws.receive(timeout=POLL_SECONDS))
             run = runs.get(collection_id) or run

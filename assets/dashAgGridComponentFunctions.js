@@ -27,7 +27,10 @@ dagcomponentfuncs.TargetBadge = function (props) {
 
 dagcomponentfuncs.StatusBadge = function (props) {
   var value = props.value || "";
-  var color = value === "available" || value === "configured" ? "success"
-    : value === "gone" ? "secondary" : "warning";
+  var colors = {
+    available: "success", configured: "success", completed: "success",
+    gone: "secondary", error: "danger", started: "primary", in_progress: "primary",
+  };
+  var color = colors[value] || "warning";
   return React.createElement("span", { className: "badge text-bg-" + color }, value);
 };

@@ -1,14 +1,157 @@
-"""Collection (placeholder): Collect a month of CloudWatch slow logs; watch its progress live."""
+"""Collection: start a CloudWatch slow-log collection and watch it live over the WebSocket."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import dash
-from dash import html
+import dash_ag_grid as dag
+import dash_bootstrap_components as dbc
+from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, dcc, html
 
-from components.empty_state import create_placeholder
+from analysis.period import recent_months
+from jobs.collection import CollectionConflict, CollectionRequestError
+from services import current_services
 
-dash.register_page(__name__, path="/collection", name="Collection", order=2, title="Collection")
+dash.register_page(__name__, path="/collection", name="Collection", order=2,
+                   title="Collection")
+
+HISTORY_COLUMNS = [
+    {"field": "started_at", "headerName": "Started (UTC)", "minWidth": 190},
+    {"field": "period", "headerName": "Period", "minWidth": 190},
+    {"field": "status", "headerName": "Status", "cellRenderer": "StatusBadge"},
+    {"field": "progress", "headerName": "%", "maxWidth": 90},
+    {"field": "instances", "headerName": "Instances"},
+    {"field": "total_queries", "headerName": "Queries",
+     "valueFormatter": {"function": "d3.format(',')(params.value)"}},
+    {"field": "malformed_events", "headerName": "Malformed"},
+    {"field": "failed", "headerName": "Failed instances", "minWidth": 200, "flex": 2},
+    {"field": "collection_id", "headerName": "Run id", "minWidth": 120},
+]
 
 
 def layout(**_kwargs: object) -> html.Div:
-    return create_placeholder("Collection", __doc__.split(": ", 1)[1], "collection-placeholder")
+    return html.Div([
+        dcc.Location(id="collection-url"),
+        dcc.Store(id="collection-run-id"),
+        dcc.Store(id="collection-finished"),
+        html.H2("Collection"),
+        html.P("Collect a month of CloudWatch slow-query logs from the collection targets "
+               "(tag env=prd) into SQL digests. Re-collecting a month replaces it.",
+               className="text-muted"),
+        dbc.Row([
+            dbc.Col([dbc.Label("Month (UTC)"),
+                     dcc.Dropdown(id="collection-month", clearable=False)], md=2),
+            dbc.Col([dbc.Label("Instances"),
+                     dcc.Dropdown(id="collection-instances", multi=True,
+                                  placeholder="Collection targets")], md=8),
+            dbc.Col(dbc.Button("Collect", id="collection-start", color="primary",
+                               className="w-100"), md=2, className="d-flex align-items-end"),
+        ], className="g-2 mb-3"),
+        html.Div(id="collection-feedback"),
+        dbc.Alert(id="collection-ws-error", color="danger", is_open=False),
+        dbc.Card(dbc.CardBody([
+            html.Div([html.Strong("Progress "), html.Span(id="collection-status",
+                                                          children="no run selected")],
+                     className="mb-2"),
+            dbc.Progress(id="collection-progress", value=0, label="", className="mb-2",
+                         style={"height": "1.4rem"}),
+            html.Div(id="collection-log", className="collection-log"),
+        ]), className="mb-4"),
+        html.H4("History"),
+        html.P("Click a run to follow it (or replay its log).", className="text-muted small"),
+        dag.AgGrid(id="collection-history", columnDefs=HISTORY_COLUMNS, rowData=[],
+                   defaultColDef={"sortable": True, "resizable": True, "flex": 1},
+                   dashGridOptions={"domLayout": "autoHeight", "pagination": True,
+                                    "paginationPageSize": 10},
+                   getRowId="params.data.collection_id", className="ag-theme-quartz"),
+    ])
+
+
+@callback(
+    Output("collection-month", "options"),
+    Output("collection-month", "value"),
+    Output("collection-instances", "options"),
+    Output("collection-instances", "value"),
+    Input("collection-url", "pathname"),
+)
+def load_choices(_pathname: str | None):
+    months = recent_months(datetime.now(UTC).date(), 12)
+    instances = current_services().store.instances.list(include_gone=False)
+    options = [{"label": f"{i['instance_id']} ({i['engine']})"
+                + ("" if i["collect_target"] else " — not tagged env=prd"),
+                "value": i["instance_id"]} for i in instances]
+    targets = [i["instance_id"] for i in instances if i["collect_target"]]
+    return ([{"label": m.key, "value": m.key} for m in months], months[0].key, options,
+            targets)
+
+
+@callback(
+    Output("collection-run-id", "data"),
+    Output("collection-feedback", "children"),
+    Input("collection-start", "n_clicks"),
+    State("collection-month", "value"),
+    State("collection-instances", "value"),
+    prevent_initial_call=True,
+)
+def start_collection(_clicks: int, month: str | None, instance_ids: list[str] | None):
+    body: dict = {"month": month} if month else {}
+    if instance_ids:
+        body["instance_ids"] = instance_ids
+    try:
+        run = current_services().collection.start(body)
+    except CollectionRequestError as exc:
+        return dash.no_update, dbc.Alert(str(exc), color="warning", dismissable=True,
+                                         id="collection-start-result")
+    except CollectionConflict as exc:
+        return exc.running_id, dbc.Alert(f"{exc} — following it below.", color="info",
+                                         dismissable=True, id="collection-start-result")
+    return run["collection_id"], dbc.Alert(
+        f"Run {run['collection_id'][:8]} started for {run['period']['start_date']} .. "
+        f"{run['period']['end_date']}.", color="success", dismissable=True, duration=6000,
+        id="collection-start-result")
+
+
+clientside_callback(
+    ClientsideFunction(namespace="collection", function_name="watch"),
+    Output("collection-status", "title"),
+    Input("collection-run-id", "data"),
+    prevent_initial_call=True,
+)
+
+
+@callback(
+    Output("collection-history", "rowData"),
+    Input("collection-finished", "data"),
+    Input("collection-run-id", "data"),
+    Input("collection-url", "pathname"),
+)
+def load_history(_finished, _run_id, _pathname):
+    rows = []
+    for run in current_services().store.runs.recent(50):
+        period = run.get("period") or {}
+        rows.append({
+            "collection_id": run["collection_id"],
+            "started_at": (run.get("started_at") or "")[:19].replace("T", " "),
+            "period": f"{period.get('start_date', '?')} .. {period.get('end_date', '?')}",
+            "status": run.get("status"),
+            "progress": run.get("progress", 0),
+            "instances": f"{run.get('processed_instances', 0)}/{run.get('total_instances', 0)}",
+            "total_queries": run.get("total_queries", 0),
+            "malformed_events": run.get("malformed_events", 0),
+            "failed": ", ".join(e["instance_id"] for e in run.get("errors") or []),
+        })
+    return rows
+
+
+@callback(
+    Output("collection-run-id", "data", allow_duplicate=True),
+    Input("collection-history", "cellClicked"),
+    State("collection-history", "rowData"),
+    prevent_initial_call=True,
+)
+def follow_run(cell: dict | None, rows: list[dict] | None):
+    if not cell or cell.get("rowIndex") is None or not rows:
+        return dash.no_update
+    row_id = cell.get("rowId")
+    return row_id or rows[cell["rowIndex"]]["collection_id"]
