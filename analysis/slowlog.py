@@ -1,0 +1,453 @@
+"""Parse MySQL / MariaDB slow-log entries (as RDS writes them to CloudWatch, or whole files).
+
+One entry looks like::
+
+    # Time: 2026-10-03T10:15:42.123456Z
+    # User@Host: app[app] @ ip-10-0-0-5.ec2.internal [10.0.0.5]  Id: 1234
+    # Query_time: 2.000123  Lock_time: 0.000101 Rows_sent: 1  Rows_examined: 1000000
+    use shop;
+    SET timestamp=1759486542;
+    SELECT ...;
+
+Variants handled: MySQL 8 ``log_slow_extra=ON`` fields on the Query_time line; MariaDB's
+old ``# Time: 261003  1:15:42`` format, ``# Thread_id: 8  Schema: shop  QC_hit: No``,
+``# Rows_affected: 0  Bytes_sent: 63``, ``log_slow_verbosity`` lines (``# Full_scan:``,
+``# Filesort:``, ``# explain:``), backticked ``use `db`;``; ``# administrator command: Quit;``
+entries; and the server start banner (``mysqld, Version: ... started with:`` / ``Tcp port:`` /
+``Time  Id Command  Argument``) that a slow-log file contains after every (re)open.
+
+Conventions:
+
+* Times are timezone-aware UTC.  Old-format MariaDB times carry no zone; they are taken as UTC
+  (RDS servers run in UTC).  ISO times with an offset are converted to UTC.
+* ``use db;`` is written only when the database changes, so a :class:`SlowLogStream` carries
+  the current database from entry to entry (MariaDB's ``Schema:`` also sets it; an explicitly
+  empty ``Schema:`` means the session had no database, so that entry's ``db`` is None).
+* MariaDB (and MySQL before 5.7) omit ``# Time:`` when it equals the previous entry's, so a
+  stream also carries the last ``# Time:`` (as pt-query-digest's default
+  ``--inherit-attributes db,ts`` does); with none seen yet the entry's time comes from
+  ``SET timestamp=N`` (the statement start, 1 s resolution).
+* Only ``SET timestamp=N;``, ``SET insert_id=N;`` and ``SET last_insert_id=N;`` lines before
+  the statement are metadata; any other ``SET`` (``SET NAMES utf8mb4;``) is the statement.
+
+Malformed entries raise :class:`SlowLogParseError` (``parse_entry``, ``SlowLogStream.parse``)
+or are yielded as such (``iter_entries``); the error has ``reason``, ``text`` (the start of the
+entry) and ``line`` (1-based first line of the entry in the file, ``iter_entries`` only).
+
+Pure: no I/O.  The caller opens files (``open(path, encoding="utf-8", errors="replace")``)
+and passes the lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from analysis.errors import SlowLogParseError
+
+__all__ = [
+    "SlowLogEntry",
+    "SlowLogStream",
+    "iter_entries",
+    "parse_entry",
+    "split_entries",
+]
+
+_BANNER_ENDS = ("started with:\n", "started with:", "started with:\r\n")
+_ERROR_TEXT_CHARS = 500
+_CACHE_SIZE = 4096
+
+
+@dataclass(slots=True, kw_only=True)
+class SlowLogEntry:
+    """One slow-log entry.  ``extra`` holds every other header field (numbers converted)."""
+
+    time: datetime | None = None
+    user: str | None = None
+    host: str | None = None
+    ip: str | None = None
+    thread_id: int | None = None
+    db: str | None = None
+    query_time: float = 0.0
+    lock_time: float = 0.0
+    rows_sent: int = 0
+    rows_examined: int = 0
+    rows_affected: int | None = None
+    bytes_sent: int | None = None
+    extra: dict[str, int | float | str] = field(default_factory=dict)
+    sql: str = ""
+    timestamp: int | None = None
+
+
+def _error(reason: str, lines: list[str] | str, line: int | None = None) -> SlowLogParseError:
+    text = lines if isinstance(lines, str) else "".join(lines[:20])
+    err = SlowLogParseError(reason)
+    err.reason = reason
+    err.text = text[:_ERROR_TEXT_CHARS]
+    err.line = line
+    return err
+
+
+def _pairs(text: str) -> dict[str, str]:
+    """``"Key: v  Key2: w"`` -> ``{"Key": "v", "Key2": "w"}``; a key with no value -> ``""``."""
+    out: dict[str, str] = {}
+    key = None
+    for tok in text.split():
+        if tok[-1] == ":":
+            if key is not None:
+                out[key] = ""
+            key = tok[:-1]
+        elif key is not None:
+            out[key] = tok
+            key = None
+        # a stray token without a key is ignored
+    if key is not None:
+        out[key] = ""
+    return out
+
+
+def _number(value: str) -> int | float | str:
+    if not value:
+        return value
+    c = value[0]
+    if c.isdigit() or c == "-" or c == ".":
+        try:
+            return int(value)
+        except ValueError:
+            pass
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    return value
+
+
+def _int(value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        return int(float(value))
+
+
+def _parse_time(value: str) -> datetime:
+    """``2026-10-03T10:15:42.123456Z`` / ``...+09:00`` / ``261003 10:15:42`` -> aware UTC."""
+    value = value.strip()
+    if "-" in value or "T" in value:
+        dt = datetime.fromisoformat(value)
+        tz = dt.tzinfo
+        if tz is UTC:
+            return dt
+        if tz is None:
+            return dt.replace(tzinfo=UTC)
+        return dt.astimezone(UTC)
+    parts = value.split()
+    if len(parts) != 2 or len(parts[0]) != 6 or not parts[0].isdigit():
+        raise ValueError(f"unrecognised time {value!r}")
+    d = parts[0]
+    hms = parts[1].split(":")
+    if len(hms) != 3:
+        raise ValueError(f"unrecognised time {value!r}")
+    sec = float(hms[2])
+    whole = int(sec)
+    return datetime(
+        2000 + int(d[0:2]), int(d[2:4]), int(d[4:6]),
+        int(hms[0]), int(hms[1]), whole, int(round((sec - whole) * 1e6)), tzinfo=UTC,
+    )
+
+
+def _parse_user_host(rest: str) -> tuple[str | None, str | None, str | None, int | None]:
+    """``app[app] @ host [10.0.0.5]  Id: 12`` -> (user, host, ip, thread id)."""
+    at = rest.find(" @ ")
+    if at < 0:
+        left, right = rest.strip(), ""
+    else:
+        left, right = rest[:at].strip(), rest[at + 3:]
+    b = left.find("[")
+    if b < 0:
+        user = left
+    else:
+        user = left[:b]
+        if not user:
+            e = left.find("]", b)
+            user = left[b + 1:e if e >= 0 else len(left)]
+    host = ip = None
+    thread_id = None
+    lb = right.find("[")
+    if lb >= 0:
+        rb = right.find("]", lb)
+        host = right[:lb].strip()
+        ip = right[lb + 1:rb].strip() if rb >= 0 else right[lb + 1:].strip()
+        tail = right[rb + 1:] if rb >= 0 else ""
+    else:
+        host = right.strip()
+        tail = ""
+        idpos = host.find("Id:")
+        if idpos >= 0:
+            host, tail = host[:idpos].strip(), host[idpos:]
+    if tail:
+        idpos = tail.find("Id:")
+        if idpos >= 0:
+            num = tail[idpos + 3:].strip()
+            if num.isdigit():
+                thread_id = int(num)
+    return user or None, host or None, ip or None, thread_id
+
+
+def _unquote_db(name: str) -> str:
+    name = name.strip()
+    if len(name) >= 2 and name[0] == "`" and name[-1] == "`":
+        return name[1:-1].replace("``", "`")
+    return name
+
+
+class SlowLogStream:
+    """Parser state for one log stream (one file, or one CloudWatch log stream).
+
+    Carries ``current_db`` (set by ``use db;`` and ``Schema:``) and the last ``# Time:`` so
+    entries that omit them inherit them.  Feed entries in log order.
+    """
+
+    __slots__ = ("current_db", "last_time", "_time_str", "_time_val", "_uh_cache")
+
+    def __init__(self, current_db: str | None = None) -> None:
+        self.current_db = current_db
+        self.last_time: datetime | None = None
+        self._time_str = ""
+        self._time_val: datetime | None = None
+        self._uh_cache: dict[str, tuple[str | None, str | None, str | None, int | None]] = {}
+
+    def parse(self, text: str) -> SlowLogEntry:
+        """Parse one entry's text; raises :class:`SlowLogParseError` if it is not an entry."""
+        return self._parse(text.splitlines(keepends=True))
+
+    @staticmethod
+    def _fields(entry: SlowLogEntry, text: str, schema: str | None) -> str | None:
+        """Apply ``Key: value`` pairs to ``entry``; returns the (possibly new) Schema."""
+        extra = entry.extra
+        for k, v in _pairs(text).items():
+            if k == "Query_time":
+                entry.query_time = float(v)
+            elif k == "Lock_time":
+                entry.lock_time = float(v)
+            elif k == "Rows_sent":
+                entry.rows_sent = _int(v)
+            elif k == "Rows_examined":
+                entry.rows_examined = _int(v)
+            elif k == "Rows_affected":
+                entry.rows_affected = _int(v)
+            elif k == "Bytes_sent":
+                entry.bytes_sent = _int(v)
+            elif k == "Thread_id":
+                entry.thread_id = _int(v)
+            elif k == "Schema":
+                schema = _unquote_db(v)
+            else:
+                extra[k] = _number(v)
+        return schema
+
+    def _parse(self, lines: list[str], first_line: int | None = None) -> SlowLogEntry:
+        try:
+            return self._parse_unchecked(lines, first_line)
+        except SlowLogParseError:
+            raise
+        except (ValueError, IndexError, OverflowError, OSError) as exc:
+            raise _error(f"bad value in entry: {exc}", lines, first_line) from None
+
+    def _parse_unchecked(self, lines: list[str], first_line: int | None) -> SlowLogEntry:
+        # The per-entry hot path: dispatch on fixed-width prefixes (a slice compare is
+        # cheaper than a chain of startswith calls), and a fast path for the usual layout
+        # of the Query_time line.
+        entry = SlowLogEntry()
+        schema: str | None = None
+        have_qt = False
+        n = len(lines)
+        i = 0
+        # ---- header: "# ..." lines -------------------------------------------------------
+        for line in lines:
+            tag = line[:7]
+            if tag == "# Time:":
+                value = line[7:].strip()
+                if value == self._time_str:
+                    entry.time = self._time_val
+                else:
+                    entry.time = self._time_val = _parse_time(value)
+                    self._time_str = value
+            elif tag == "# User@":
+                uh = self._uh_cache.get(line)
+                if uh is None:
+                    uh = _parse_user_host(line[12:] if line[7:12] == "Host:" else line[7:])
+                    if len(self._uh_cache) >= _CACHE_SIZE:
+                        self._uh_cache.clear()
+                    self._uh_cache[line] = uh
+                entry.user, entry.host, entry.ip, tid = uh
+                if tid is not None:
+                    entry.thread_id = tid
+            elif tag == "# Query" and line[7:13] == "_time:":
+                toks = line.split()
+                # ["#", "Query_time:", v, "Lock_time:", v, "Rows_sent:", v, "Rows_examined:", v]
+                if (len(toks) >= 9 and toks[3] == "Lock_time:" and toks[5] == "Rows_sent:"
+                        and toks[7] == "Rows_examined:"):
+                    entry.query_time = float(toks[2])
+                    entry.lock_time = float(toks[4])
+                    entry.rows_sent = int(toks[6])
+                    entry.rows_examined = int(toks[8])
+                    if len(toks) > 9:  # log_slow_extra fields follow
+                        schema = self._fields(entry, " ".join(toks[9:]), schema)
+                else:
+                    schema = self._fields(entry, line[1:], schema)
+                have_qt = True
+            elif tag[:1] != "#":
+                if line.strip():
+                    break
+            elif line.startswith("# administrator command:"):
+                break
+            elif not line.startswith("# explain:"):  # explain: an EXPLAIN table, no fields
+                schema = self._fields(entry, line[1:], schema)
+            i += 1
+        if not have_qt:
+            if i == 0 or not any(ln.startswith("# ") for ln in lines[:i]):
+                raise _error("not a slow-log entry (no '# ' header lines)", lines, first_line)
+            raise _error("no '# Query_time:' line", lines, first_line)
+        if not 0.0 <= entry.query_time < 1e9 or not 0.0 <= entry.lock_time < 1e9:  # NaN too
+            raise _error("bad value: Query_time/Lock_time out of range", lines, first_line)
+
+        # ---- metadata statements: use db; SET timestamp / insert_id / last_insert_id -------
+        use_db: str | None = None
+        use_line: str | None = None
+        while i < n:
+            line = lines[i]
+            head = line[:4]
+            if head == "SET ":
+                if line[4:14] == "timestamp=":
+                    entry.timestamp = _int(line[14:].rstrip().rstrip(";"))
+                    i += 1
+                    break
+                if line.startswith("SET insert_id=") or line.startswith("SET last_insert_id="):
+                    k, _, v = line[4:].strip().rstrip(";").partition("=")
+                    entry.extra[k] = _number(v)
+                    i += 1
+                    continue
+                break
+            if head == "use " and line.rstrip().endswith(";"):
+                use_line = line
+                use_db = _unquote_db(line[4:].rstrip().rstrip(";"))
+            elif line.strip():
+                break
+            i += 1
+
+        # ---- the statement ------------------------------------------------------------------
+        if i == n - 1:
+            sql = lines[i].strip()
+        elif i < n:
+            body = lines[i:]
+            sql = ("".join(body) if body[0].endswith("\n") else "\n".join(body)).strip()
+        else:
+            sql = ""
+        if not sql:
+            if use_line is None or i < n:
+                raise _error("no statement after the header" if i >= n else "empty statement",
+                             lines, first_line)
+            sql = use_line.strip()  # the statement was itself a USE
+            use_db = None
+        if sql[-1] == ";":
+            sql = sql[:-1].rstrip()
+            if not sql:
+                raise _error("empty statement", lines, first_line)
+        if sql[0] == "#" and sql.startswith("# administrator command:"):
+            sql = sql[2:]
+        entry.sql = sql
+
+        # ---- database and time inheritance -------------------------------------------------
+        if use_db:
+            entry.db = self.current_db = use_db
+        elif schema is not None:
+            if schema:
+                entry.db = self.current_db = schema
+            # an explicit empty Schema: the session had no database
+        else:
+            entry.db = self.current_db
+        if entry.time is not None:
+            self.last_time = entry.time
+        elif self.last_time is not None:
+            entry.time = self.last_time
+        elif entry.timestamp is not None:
+            entry.time = datetime.fromtimestamp(entry.timestamp, UTC)
+        return entry
+
+
+def parse_entry(text: str, current_db: str | None = None) -> SlowLogEntry:
+    """Parse one entry (e.g. one CloudWatch event).  ``current_db`` is used when the entry
+    has no ``use``/``Schema``.  Raises :class:`SlowLogParseError` with the reason."""
+    return SlowLogStream(current_db).parse(text)
+
+
+def _is_banner_tail(line: str) -> bool:
+    if line.startswith("Tcp port:"):
+        return True
+    return line.startswith("Time") and line.split() == ["Time", "Id", "Command", "Argument"]
+
+
+def _split(lines: Iterable[str]) -> Iterator[tuple[int, list[str]]]:
+    """Yield (first line number, lines) per entry; banner lines are dropped.
+
+    The hot loop of file parsing: one or two ``startswith`` per line, no regex, and line
+    numbers are derived from buffer sizes instead of counting every line.
+    """
+    buf: list[str] = []
+    append = buf.append
+    start = 1  # line number of buf[0]
+    skipped = 0  # banner lines dropped since buf[0]
+    banner = 0  # banner tail lines still expected
+    for line in lines:
+        if line.startswith("# "):
+            if line.startswith("# Time:") or (line.startswith("# User@Host:") and not (
+                    len(buf) == 1 and buf[0].startswith("# Time:"))):
+                if buf:
+                    yield start, buf
+                start += len(buf) + skipped
+                skipped = 0
+                buf = [line]
+                append = buf.append
+            else:
+                append(line)
+            banner = 0
+        elif banner:
+            if _is_banner_tail(line):
+                banner -= 1
+                skipped += 1
+            else:
+                banner = 0
+                append(line)
+        elif line.endswith(_BANNER_ENDS) and ", Version: " in line:
+            banner = 2
+            skipped += 1
+        else:
+            append(line)
+    if buf:
+        yield start, buf
+
+
+def split_entries(lines: Iterable[str]) -> Iterator[str]:
+    """Split a slow-log file's lines into entry texts (server banners dropped).  Streaming."""
+    for _, buf in _split(lines):
+        text = "".join(buf) if buf[0].endswith("\n") else "\n".join(buf)
+        if text.strip():
+            yield text
+
+
+def iter_entries(lines: Iterable[str]) -> Iterator[SlowLogEntry | SlowLogParseError]:
+    """Parse a whole slow-log file's lines (an iterable, e.g. an open file) into entries.
+
+    Streaming with constant memory (one entry's lines at a time).  Malformed entries are
+    yielded as :class:`SlowLogParseError` (with ``line``) instead of raised.
+    """
+    stream = SlowLogStream()
+    parse = stream._parse
+    for start, buf in _split(lines):
+        try:
+            yield parse(buf, start)
+        except SlowLogParseError as err:
+            if not any(s.strip() for s in buf):
+                continue  # blank lines between entries or at the end of the file
+            yield err
