@@ -18,6 +18,7 @@ import dash
 from dash import html
 
 import api
+from commands import digest as digest_commands
 from components.constants import APP_TITLE
 from components.shell import create_shell
 from jobs.collection import CollectionService
@@ -90,13 +91,20 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--host", help="listen address (default: HOST or 127.0.0.1)")
     parser.add_argument("--port", type=int, help="listen port (default: PORT or 8050)")
     parser.add_argument("--debug", action="store_true", help="Dash debug mode (development)")
+    parser.add_argument("--demo", action="store_true",
+                        help="serve a demo: an in-process AWS emulator with a tagged fleet "
+                             "and a month of slow logs, on its own embedded database")
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("serve", help="serve the dashboard (the default)")
+    digest_commands.add_arguments(
+        sub.add_parser("digest", help="digest a slow-log file (a pt-query-digest replacement)"))
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(sys.argv[1:] if argv is None else argv)
+    if args.command == "digest":
+        return digest_commands.run(args)
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
