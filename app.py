@@ -86,6 +86,17 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
+def _start_demo_collection(app: dash.Dash) -> None:
+    """Fill the demo's digests at once, so a newcomer sees every page with data."""
+    services: Services = app.server.extensions[EXTENSION_KEY]
+    services.inventory.refresh()
+    try:
+        run = services.collection.start({})
+        log.info("demo: collecting the previous month (run %s)", run["collection_id"])
+    except Exception as exc:  # a demo that cannot collect still serves its pages
+        log.warning("demo: collection not started: %s", exc)
+
+
 def _parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="app.py", description=APP_TITLE)
     parser.add_argument("--host", help="listen address (default: HOST or 127.0.0.1)")
@@ -109,10 +120,16 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = load_settings()
+        if args.demo:
+            from demo.server import start_demo
+
+            settings = start_demo(settings)
         app = create_app(settings)
     except (SettingsError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if settings.demo:
+        _start_demo_collection(app)
     host = args.host or settings.host
     port = args.port or settings.port
     log.info("serving on http://%s:%s (store: %s)", host, port, settings.store_kind)

@@ -56,3 +56,32 @@ def test_serves_the_embedded_default_with_no_environment(tmp_path: Path, runner:
     finally:
         process.terminate()
         process.wait(timeout=15)
+
+
+def test_demo_serves_a_collected_month_with_no_aws_account(tmp_path: Path) -> None:
+    port = free_port()
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "PORT": str(port)}
+    process = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--demo"], cwd=tmp_path,
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        health = _wait_for_health(url, process)
+        assert health["aws"]["ok"] is True
+        deadline = time.monotonic() + 60
+        runs: list = []
+        while time.monotonic() < deadline:
+            with urllib.request.urlopen(f"{url}/cloudwatch/runs", timeout=5) as response:
+                runs = json.loads(response.read())["runs"]
+            if runs and runs[0]["status"] in ("completed", "error"):
+                break
+            time.sleep(0.3)
+        assert runs[0]["status"] == "completed", runs
+        assert runs[0]["total_instances"] == 5 and runs[0]["total_queries"] > 5000
+        with urllib.request.urlopen(f"{url}/api/digests?limit=5", timeout=5) as response:
+            assert json.loads(response.read())["total"] > 10
+        assert (tmp_path / "data" / "demo.db").exists()
+        assert not (tmp_path / "data" / "slowquery.db").exists()
+    finally:
+        process.terminate()
+        process.wait(timeout=15)

@@ -1,0 +1,67 @@
+"""`python app.py --demo`: the whole product with no AWS account.
+
+An in-process AWS emulator (moto's server) holds the tagged fleet of demo/fleet.py and a
+month of realistic slow-log events for every collection target (Aurora members in their
+cluster's log group), the app uses its own embedded database (`data/demo.db`), and every page
+is marked DEMO.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from analysis.period import previous_month
+from demo.fleet import FLEET, REGION, put_log_events, seed_rds
+from demo.slowlog_generator import generate
+from settings import Settings
+
+EVENTS_PER_INSTANCE = 1500
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _log_group(instance_id: str, extra: dict) -> tuple[str, str]:
+    cluster = extra.get("DBClusterIdentifier")
+    if cluster:
+        return f"/aws/rds/cluster/{cluster}/slowquery", instance_id
+    return f"/aws/rds/instance/{instance_id}/slowquery", instance_id
+
+
+def start_demo(settings: Settings, seed: int = 7) -> Settings:
+    """Start the emulator, fill it, and return settings that point the app at it."""
+    from moto.server import ThreadedMotoServer
+
+    # moto accepts any credentials; boto3 only needs some to sign requests.
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "demo")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "demo")
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port(), verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    seed_rds(endpoint, REGION)
+
+    period = previous_month(datetime.now(UTC).date())
+    start = datetime(period.start.year, period.start.month, period.start.day, tzinfo=UTC)
+    end = start + timedelta(days=(period.end - period.start).days + 1)
+    rng = random.Random(seed)
+    for instance_id, engine, extra, _tags, collect, _realtime in FLEET:
+        if not collect or engine == "postgres":
+            continue
+        group, stream = _log_group(instance_id, extra)
+        events = [(int(when.timestamp() * 1000), text)
+                  for when, text in generate(rng, start, end, EVENTS_PER_INSTANCE)]
+        put_log_events(endpoint, REGION, group, stream, events)
+
+    database_url = settings.database_url
+    if database_url == Settings().database_url:
+        database_url = "sqlite:///data/demo.db"
+    return replace(settings, aws_region=REGION, aws_endpoint_url=endpoint,
+                   database_url=database_url, demo=True)
