@@ -23,6 +23,7 @@ from components.constants import APP_TITLE
 from components.shell import create_shell
 from jobs.collection import CollectionService
 from jobs.inventory import InventoryService
+from jobs.realtime import RealtimeService
 from jobs.scheduler import Scheduler
 from services import EXTENSION_KEY, Services
 from settings import Settings, SettingsError, load_settings
@@ -41,6 +42,8 @@ def _start_scheduler(settings: Settings, services: Services) -> Scheduler:
             "inventory-refresh", services.inventory.refresh,
             seconds=settings.inventory_refresh_minutes * 60, run_now=True,
         )
+    scheduler.add_interval_job("realtime-capture", services.realtime.poll_once,
+                               seconds=settings.realtime_interval_seconds)
     scheduler.start()
     atexit.register(scheduler.shutdown)
     return scheduler
@@ -51,7 +54,8 @@ def create_app(settings: Settings) -> dash.Dash:
     store = open_store(settings.database_url)
     services = Services(settings=settings, store=store,
                         inventory=InventoryService(settings, store),
-                        collection=CollectionService(settings, store))
+                        collection=CollectionService(settings, store),
+                        realtime=RealtimeService(settings, store))
     app = dash.Dash(
         __name__,
         use_pages=True,

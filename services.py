@@ -12,6 +12,7 @@ from flask import current_app
 
 from jobs.collection import CollectionService
 from jobs.inventory import InventoryService
+from jobs.realtime import RealtimeService
 from jobs.scheduler import Scheduler
 from settings import Settings
 from store import Store
@@ -27,6 +28,7 @@ class Services:
     store: Store
     inventory: InventoryService
     collection: CollectionService
+    realtime: RealtimeService
     scheduler: Scheduler | None = None
 
 

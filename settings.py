@@ -67,6 +67,10 @@ def _parse_database_url(raw: str) -> str:
     )
 
 
+def _parse_names(raw: str) -> frozenset[str]:
+    return frozenset(name.strip() for name in raw.split(",") if name.strip())
+
+
 def _parse_text(raw: str) -> str:
     return raw.strip()
 
@@ -124,6 +128,19 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "Attempts per AWS API call (adaptive retry mode backs off on throttling)."),
     SettingSpec("WS_PING_SECONDS", "ws_ping_seconds", "30", _parse_float(1, 3600),
                 "Interval of the WebSocket keep-alive pings sent by the server."),
+    SettingSpec("REALTIME_INTERVAL_SECONDS", "realtime_interval_seconds", "1",
+                _parse_float(0.2, 600),
+                "How often real-time targets' processlists are polled."),
+    SettingSpec("REALTIME_MIN_SECONDS", "realtime_min_seconds", "2", _parse_float(0, 86400),
+                "A statement running at least this long is recorded (once per execution)."),
+    SettingSpec("REALTIME_SKIP_USERS", "realtime_skip_users", "", _parse_names,
+                "Comma-separated users whose statements are never recorded (rdsadmin, "
+                "event_scheduler and system user always are skipped)."),
+    SettingSpec("REALTIME_SKIP_SCHEMAS", "realtime_skip_schemas", "", _parse_names,
+                "Comma-separated schemas whose statements are never recorded."),
+    SettingSpec("EXPLAIN_TIMEOUT_SECONDS", "explain_timeout_seconds", "5",
+                _parse_float(0.5, 120),
+                "Longest time an EXPLAIN may take before it is killed."),
     SettingSpec("HOST", "host", "127.0.0.1", _parse_text,
                 "Address the dashboard listens on (`python app.py`)."),
     SettingSpec("PORT", "port", "8050", _parse_int(1, 65535),
@@ -146,6 +163,11 @@ class Settings:
     aws_timeout_seconds: float = 10.0
     aws_max_attempts: int = 5
     ws_ping_seconds: float = 30.0
+    realtime_interval_seconds: float = 1.0
+    realtime_min_seconds: float = 2.0
+    realtime_skip_users: frozenset[str] = frozenset()
+    realtime_skip_schemas: frozenset[str] = frozenset()
+    explain_timeout_seconds: float = 5.0
     host: str = "127.0.0.1"
     port: int = 8050
     demo: bool = False

@@ -110,6 +110,7 @@ def test_scheduler_refreshes_at_start(aws_settings: Settings) -> None:
         assert len(services.store.instances.list()) == 8
         health = app.server.test_client().get("/healthz").get_json()
         assert health["scheduler"]["running"] is True
-        assert [j["id"] for j in health["scheduler"]["jobs"]] == ["inventory-refresh"]
+        assert sorted(j["id"] for j in health["scheduler"]["jobs"]) == [
+            "inventory-refresh", "realtime-capture"]
     finally:
         services.scheduler.shutdown()

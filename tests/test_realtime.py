@@ -1,0 +1,186 @@
+"""Real-time capture against a real MariaDB: statements recorded once, switches, failures."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pymysql
+import pytest
+
+from analysis.capture import CaptureTracker, ProcessRow
+from app import create_app
+from settings import Settings
+from tests.mariadb_server import require_mariadb, start_mariadb
+from tests.servers import free_port
+
+MONITOR_PASSWORD = "monitor-pw-7"
+
+
+@pytest.fixture(scope="module")
+def mariadb(tmp_path_factory: pytest.TempPathFactory):
+    require_mariadb()
+    server = start_mariadb(tmp_path_factory.mktemp("rt-mariadb"), networking=True)
+    with server.connect() as conn, conn.cursor() as cursor:
+        cursor.execute("CREATE DATABASE shop")
+        cursor.execute("USE shop")
+        cursor.execute("CREATE TABLE shop.customers (id INT PRIMARY KEY, name VARCHAR(40))")
+        cursor.execute("CREATE TABLE shop.orders (id INT PRIMARY KEY, customer_id INT, "
+                       "total DECIMAL(10,2))")
+        cursor.execute("INSERT INTO shop.customers SELECT seq, CONCAT('c', seq) "
+                       "FROM seq_1_to_50")
+        cursor.execute("INSERT INTO shop.orders SELECT seq, seq % 50 + 1, seq FROM seq_1_to_500")
+        cursor.execute(f"CREATE USER monitor@'%' IDENTIFIED BY '{MONITOR_PASSWORD}'")
+        cursor.execute("GRANT SELECT, PROCESS ON *.* TO monitor@'%'")
+        cursor.execute("CREATE USER app@'%' IDENTIFIED BY 'app-pw'")
+        cursor.execute("GRANT ALL ON shop.* TO app@'%'")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def realtime_app(mariadb, settings: Settings, tmp_path: Path, monkeypatch) -> Iterator:
+    monkeypatch.setenv("SHOP_MONITOR_PASSWORD", MONITOR_PASSWORD)
+    static = tmp_path / "static.json"
+    static.write_text(json.dumps([
+        {"instance_id": "shop-db", "host": "127.0.0.1", "port": mariadb.port,
+         "engine": "mariadb", "user": "monitor", "password_env": "SHOP_MONITOR_PASSWORD",
+         "tags": {"env": "prd", "real_time_slow_sql": "true"}},
+        {"instance_id": "dead-db", "host": "127.0.0.1", "port": free_port(),
+         "engine": "mysql", "user": "monitor", "password_env": "SHOP_MONITOR_PASSWORD",
+         "tags": {"real_time_slow_sql": "true"}},
+    ]))
+    app = create_app(replace(settings, static_instances_file=static))
+    services = app.server.extensions["slowquery"]
+    services.inventory.refresh()
+    yield app, services
+    services.realtime.shutdown()
+
+
+def _run_as_app(mariadb, sql: str) -> threading.Thread:
+    def run() -> None:
+        conn = pymysql.connect(host="127.0.0.1", port=mariadb.port, user="app",
+                               password="app-pw", database="shop", autocommit=True)
+        with conn, conn.cursor() as cursor:
+            cursor.execute(sql)
+            cursor.fetchall()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def _poll_while(services, threads: list[threading.Thread], interval: float = 0.4) -> None:
+    while any(t.is_alive() for t in threads):
+        services.realtime.poll_once()
+        time.sleep(interval)
+    services.realtime.poll_once()
+
+
+HEAVY_JOIN = ("SELECT c.name, SUM(o.total) FROM orders o JOIN customers c "
+              "ON c.id = o.customer_id WHERE SLEEP(0.3) = 0 AND o.id <= 10 GROUP BY c.name")
+
+
+def test_slow_statements_are_recorded_once_with_their_full_text(realtime_app,
+                                                                mariadb) -> None:
+    app, services = realtime_app
+    client = app.server.test_client()
+    threads = [_run_as_app(mariadb, "SELECT SLEEP(3)"), _run_as_app(mariadb, HEAVY_JOIN),
+               _run_as_app(mariadb, "SELECT SLEEP(0.5)")]  # too short to record
+    _poll_while(services, threads)
+
+    queries = client.get("/api/realtime/queries?instance_id=shop-db").get_json()["queries"]
+    by_text = {q["sql_text"]: q for q in queries}
+    assert sorted(by_text) == sorted(["SELECT SLEEP(3)", HEAVY_JOIN])
+    for text in by_text:
+        assert sum(1 for q in queries if q["sql_text"] == text) == 1
+    sleep = by_text["SELECT SLEEP(3)"]
+    assert sleep["duration"] >= 2
+    assert sleep["user"] == "app" and sleep["db"] == "shop"
+    assert sleep["end"] is not None and sleep["finished"] is True
+    assert sleep["fingerprint"] == "select sleep(?)"
+    assert len(sleep["query_id"]) == 32
+    assert by_text[HEAVY_JOIN]["duration"] >= 2
+
+    status = client.get("/api/realtime/status").get_json()
+    assert status["enabled"] is True
+    states = {s["instance_id"]: s for s in status["instances"]}
+    assert states["shop-db"]["last_error"] is None and states["shop-db"]["last_poll"]
+    assert states["shop-db"]["source"] == "information_schema"
+    assert "dead-db" in states and "cannot connect" in states["dead-db"]["last_error"]
+    assert MONITOR_PASSWORD not in json.dumps(status)
+
+
+def test_switching_capture_off_stops_new_records(realtime_app, mariadb) -> None:
+    app, services = realtime_app
+    client = app.server.test_client()
+    assert client.post("/api/realtime/stop").get_json()["enabled"] is False
+    _poll_while(services, [_run_as_app(mariadb, "SELECT SLEEP(2.5)")])
+    assert client.get("/api/realtime/queries").get_json()["queries"] == []
+
+    client.post("/api/realtime/start")
+    off = client.post("/api/realtime/stop", json={"instance_id": "shop-db"}).get_json()
+    assert off["enabled"] is True
+    assert {s["instance_id"]: s["enabled"] for s in off["instances"]}["shop-db"] is False
+    _poll_while(services, [_run_as_app(mariadb, "SELECT SLEEP(2.5)")])
+    assert client.get("/api/realtime/queries").get_json()["queries"] == []
+
+    client.post("/api/realtime/start", json={"instance_id": "shop-db"})
+    _poll_while(services, [_run_as_app(mariadb, "SELECT SLEEP(2.5)")])
+    assert len(client.get("/api/realtime/queries").get_json()["queries"]) == 1
+
+
+def test_switches_survive_a_restart(realtime_app, settings) -> None:
+    app, services = realtime_app
+    app.server.test_client().post("/api/realtime/stop", json={"instance_id": "shop-db"})
+    again = create_app(replace(settings, static_instances_file=services.settings
+                               .static_instances_file))
+    status = again.server.test_client().get("/api/realtime/status").get_json()
+    assert {s["instance_id"]: s["enabled"] for s in status["instances"]}["shop-db"] is False
+
+
+@pytest.mark.parametrize(("path", "body", "code", "message"), [
+    ("/api/realtime/start", {"instance_id": "nope"}, 404, "unknown instance_id nope"),
+    ("/api/realtime/stop", {"instance_id": 5}, 400, "instance_id must be a string"),
+    ("/api/realtime/queries?limit=x", None, 400, "limit must be a whole number"),
+])
+def test_bad_requests(realtime_app, path, body, code, message) -> None:
+    app, _ = realtime_app
+    client = app.server.test_client()
+    response = client.post(path, json=body) if body is not None else client.get(path)
+    assert response.status_code == code
+    assert message in response.get_json()["error"]
+
+
+def test_tracker_keys_executions_not_process_ids() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    t0 = datetime(2026, 11, 1, tzinfo=UTC)
+    tracker = CaptureTracker(min_seconds=2)
+
+    def row(pid: int, seconds: float, sql: str, **extra) -> ProcessRow:
+        base = {"user": "app", "host": "h", "db": None, "command": "Query", "state": None}
+        return ProcessRow(pid=pid, time=seconds, info=sql, **{**base, **extra})
+
+    first = tracker.observe("a", t0, [row(7, 2.2, "SELECT 1"), row(7, 9, "SELECT 1",
+                                                                     command="Sleep")])
+    assert len(first.started) == 1
+    # one second later TIME says 3.0 (start jitters by 0.2 s): the same execution
+    assert tracker.observe("a", t0 + timedelta(seconds=1), [row(7, 3.0, "SELECT 1")]).started \
+        == []
+    # same pid, a new statement: the old one ends and a new execution starts
+    swap = tracker.observe("a", t0 + timedelta(seconds=3), [row(7, 2.0, "SELECT 2")])
+    assert [e.sql_text for e in swap.finished] == ["SELECT 1"]
+    assert [e.sql_text for e in swap.started] == ["SELECT 2"]
+    # the same pid on another instance is another execution
+    other = tracker.observe("b", t0 + timedelta(seconds=3), [row(7, 2.0, "SELECT 2")])
+    assert len(other.started) == 1
+    # own connection, system users, skipped commands and NULL info are ignored; NULL db kept
+    quiet = tracker.observe("c", t0, [row(1, 5, "SELECT own"), row(2, 5, "x", user="rdsadmin"),
+                                      row(3, 5, None), row(4, 5, "SELECT x", db=None)],
+                            own_pid=1)
+    assert [e.pid for e in quiet.started] == [4]
