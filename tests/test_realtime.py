@@ -119,18 +119,18 @@ def test_switching_capture_off_stops_new_records(realtime_app, mariadb) -> None:
     app, services = realtime_app
     client = app.server.test_client()
     assert client.post("/api/realtime/stop").get_json()["enabled"] is False
-    _poll_while(services, [_run_as_app(mariadb, "SELECT SLEEP(2.5)")])
+    _poll_while(services, [_run_as_app(mariadb, "SELECT SLEEP(3)")])
     assert client.get("/api/realtime/queries").get_json()["queries"] == []
 
     client.post("/api/realtime/start")
     off = client.post("/api/realtime/stop", json={"instance_id": "shop-db"}).get_json()
     assert off["enabled"] is True
     assert {s["instance_id"]: s["enabled"] for s in off["instances"]}["shop-db"] is False
-    _poll_while(services, [_run_as_app(mariadb, "SELECT SLEEP(2.5)")])
+    _poll_while(services, [_run_as_app(mariadb, "SELECT SLEEP(3)")])
     assert client.get("/api/realtime/queries").get_json()["queries"] == []
 
     client.post("/api/realtime/start", json={"instance_id": "shop-db"})
-    _poll_while(services, [_run_as_app(mariadb, "SELECT SLEEP(2.5)")])
+    _poll_while(services, [_run_as_app(mariadb, "SELECT SLEEP(3)")])
     assert len(client.get("/api/realtime/queries").get_json()["queries"]) == 1
 
 
@@ -184,3 +184,34 @@ def test_tracker_keys_executions_not_process_ids() -> None:
                                       row(3, 5, None), row(4, 5, "SELECT x", db=None)],
                             own_pid=1)
     assert [e.pid for e in quiet.started] == [4]
+
+
+@pytest.mark.browser
+def test_realtime_page_lists_a_capture_and_opens_it(dash_duo, realtime_app, mariadb) -> None:
+    app, services = realtime_app
+    _poll_while(services, [_run_as_app(mariadb, "SELECT SLEEP(3) /* page-test 42 */")])
+    assert [c["sql_text"] for c in services.store.captures.recent()] == [
+        "SELECT SLEEP(3) /* page-test 42 */"]
+    dash_duo.start_server(app)
+    dash_duo.wait_for_page(f"{dash_duo.server_url}/realtime")
+    dash_duo.wait_for_contains_text("#realtime-grid", "SELECT SLEEP(?) /* page-test 42 */",
+                                    timeout=15)
+    dash_duo.wait_for_contains_text("#realtime-instance-switches", "shop-db")
+    dash_duo.wait_for_contains_text("#realtime-instance-switches", "cannot connect")
+    assert dash_duo.find_element("#realtime-switch").is_selected()
+
+    dash_duo.find_element("#realtime-grid [col-id='sql'].ag-cell").click()
+    dash_duo.wait_for_text_to_equal("#realtime-sql", "SELECT SLEEP(?) /* page-test 42 */")
+    dash_duo.wait_for_text_to_equal("#realtime-fingerprint", "select sleep(?)")
+    dash_duo.find_element("label[for='realtime-show-literals']").click()
+    dash_duo.wait_for_text_to_equal("#realtime-sql", "SELECT SLEEP(3) /* page-test 42 */")
+
+    dash_duo.find_element("#realtime-modal .btn-close").click()
+    dash_duo.wait_for_no_elements("#realtime-modal .modal-body", timeout=5)
+    dash_duo.find_element("label[for='realtime-switch']").click()
+    deadline = time.monotonic() + 10
+    while services.realtime.globally_enabled() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert services.realtime.globally_enabled() is False
+    logs = [e for e in dash_duo.get_logs() or [] if e.get("level") == "SEVERE"]
+    assert logs == [], [e["message"] for e in logs]
