@@ -1,0 +1,165 @@
+r"""Mask the literals of a SQL statement for display, keeping everything else as written.
+
+Example statements in the slow log carry real values — e-mail addresses, names, tokens — so
+the Digests page shows them masked unless the user asks for the literals. This is *not* the
+fingerprint (analysis/fingerprint.py): the fingerprint normalises case, spacing and comments
+so executions can be grouped; masking only swaps each literal for ``?`` and leaves every other
+character — case, whitespace, comments, identifiers — byte for byte, so the statement still
+reads as the application sent it.
+
+Replaced by ``?``:
+
+* quoted strings, ``'...'`` and ``"..."``, with backslash escapes and doubled quotes
+  (``"..."`` is a string in MySQL's default SQL mode); an unterminated string to the end;
+* numbers: integers, decimals, exponents, ``0x..`` and ``0b..`` — but not digits inside an
+  identifier (``t1``, ``col_2``, ``2fa_codes``) or a backquoted name;
+* hex and bit strings ``X'..'``, ``B'..'`` and national strings ``N'..'``, prefix included.
+
+Kept as written: comments (``-- ``, ``#``, ``/* */``), backquoted identifiers, keywords such as
+``NULL`` and ``TRUE``, placeholders, user variables, and a charset introducer before a string
+(``_utf8mb4'x'`` becomes ``_utf8mb4?``).
+
+>>> mask_literals("SELECT * FROM t1 WHERE name = 'O''Brien' AND id IN (1, 2.5, -3e2)")
+'SELECT * FROM t1 WHERE name = ? AND id IN (?, ?, -?)'
+>>> mask_literals("select col_2 from `2024_logs` where h = 0xFF /* keep 42 */ limit 10")
+'select col_2 from `2024_logs` where h = ? /* keep 42 */ limit ?'
+>>> mask_literals("UPDATE users SET bio = 'It\\'s 서울' -- note 7\nWHERE id=9")
+'UPDATE users SET bio = ? -- note 7\nWHERE id=?'
+
+Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+__all__ = ["MASK", "mask_literals"]
+
+MASK = "?"
+_DIGITS = "0123456789"
+_HEX = "0123456789abcdefABCDEF"
+_PREFIXES = {"x", "b", "n"}  # X'0A', B'01', N'text': the prefix is part of the literal
+
+
+def _is_word(ch: str) -> bool:
+    """Identifier characters: ASCII letters, digits, ``_``, ``$`` and anything non-ASCII."""
+    return ch.isalnum() or ch in "_$" or ord(ch) >= 128
+
+
+def _string_end(sql: str, start: int) -> int:
+    """Index just past the string opened by the quote at ``start`` (or len(sql) if unclosed)."""
+    quote = sql[start]
+    i = start + 1
+    n = len(sql)
+    while i < n:
+        ch = sql[i]
+        if ch == "\\":
+            i += 2
+        elif ch == quote:
+            if i + 1 < n and sql[i + 1] == quote:  # '' inside '...'
+                i += 2
+            else:
+                return i + 1
+        else:
+            i += 1
+    return n
+
+
+def _number_end(sql: str, start: int) -> int:
+    """Index just past the number starting at ``start`` (a digit, or a dot before a digit)."""
+    n = len(sql)
+    if sql.startswith(("0x", "0X"), start) and start + 2 < n and sql[start + 2] in _HEX:
+        i = start + 2
+        while i < n and sql[i] in _HEX:
+            i += 1
+        return i
+    if sql.startswith(("0b", "0B"), start) and start + 2 < n and sql[start + 2] in "01":
+        i = start + 2
+        while i < n and sql[i] in "01":
+            i += 1
+        return i
+    i = start
+    while i < n and sql[i] in _DIGITS:
+        i += 1
+    if i < n and sql[i] == "." and (i + 1 >= n or not _is_word(sql[i + 1])
+                                    or sql[i + 1] in _DIGITS or _exponent_end(sql, i + 1)):
+        i += 1
+        while i < n and sql[i] in _DIGITS:
+            i += 1
+    return _exponent_end(sql, i) or i
+
+
+def _exponent_end(sql: str, i: int) -> int:
+    """Index just past an exponent (``e3``, ``E-12``) starting at ``i``; 0 when there is none."""
+    n = len(sql)
+    if i >= n or sql[i] not in "eE":
+        return 0
+    j = i + 1
+    if j < n and sql[j] in "+-":
+        j += 1
+    if j >= n or sql[j] not in _DIGITS:
+        return 0
+    while j < n and sql[j] in _DIGITS:
+        j += 1
+    return j
+
+
+def mask_literals(sql: str) -> str:
+    """Return ``sql`` with every string, number and hex literal replaced by ``?``.
+
+    >>> mask_literals('SELECT "a""b", x\\'0aff\\', b\\'01\\', N\\'이름\\', _utf8mb4\\'z\\'')
+    'SELECT ?, ?, ?, ?, _utf8mb4?'
+    >>> mask_literals("SELECT a.b, .5, 1.e3, t.1x FROM d1.t2 # 3 rows\\n")
+    'SELECT a.b, ?, ?, t.1x FROM d1.t2 # 3 rows\\n'
+    >>> mask_literals("WHERE s = 'unterminated")
+    'WHERE s = ?'
+    """
+    out: list[str] = []
+    n = len(sql)
+    i = 0
+    while i < n:
+        ch = sql[i]
+        if ch in "'\"":
+            out.append(MASK)
+            i = _string_end(sql, i)
+        elif ch == "`":
+            end = sql.find("`", i + 1)
+            while end != -1 and end + 1 < n and sql[end + 1] == "`":  # `` inside a name
+                end = sql.find("`", end + 2)
+            end = n if end == -1 else end + 1
+            out.append(sql[i:end])
+            i = end
+        elif ch == "#" or (sql.startswith("--", i) and (i + 2 >= n or sql[i + 2] in " \t\r\n")):
+            end = sql.find("\n", i)
+            end = n if end == -1 else end
+            out.append(sql[i:end])
+            i = end
+        elif sql.startswith("/*", i):
+            end = sql.find("*/", i + 2)
+            end = n if end == -1 else end + 2
+            out.append(sql[i:end])
+            i = end
+        elif ch in _DIGITS or (ch == "." and i + 1 < n and sql[i + 1] in _DIGITS
+                               and (i == 0 or not _is_word(sql[i - 1]))):
+            end = _number_end(sql, i)
+            if end < n and _is_word(sql[end]):
+                # 1col, 2fa_codes, 0xZZ: an identifier that starts with digits
+                while end < n and _is_word(sql[end]):
+                    end += 1
+                out.append(sql[i:end])
+            else:
+                out.append(MASK)
+            i = end
+        elif _is_word(ch):
+            end = i + 1
+            while end < n and _is_word(sql[end]):
+                end += 1
+            word = sql[i:end]
+            if end < n and sql[end] == "'" and word.lower() in _PREFIXES:
+                out.append(MASK)
+                i = _string_end(sql, end)
+            else:
+                out.append(word)
+                i = end
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)

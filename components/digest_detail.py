@@ -1,0 +1,207 @@
+"""The body of the digest detail window: fingerprint, statistics, examples, per-hour chart.
+
+Pure builders (a digest document in, components out): the page loads the digest from the
+store and hands it here. Example statements are shown with their literals masked unless the
+caller asks for them (`show_literals`), because literals in a slow log may hold personal data
+and a masked statement is usually all one needs to read a plan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import dash_bootstrap_components as dbc
+import plotly.graph_objects as go
+from dash import dcc, html
+from plotly.subplots import make_subplots
+
+from analysis.masking import mask_literals
+from components.digest_table import period_label
+
+TOP_NAMES = 10
+_HOUR_MS = 3_600_000
+
+
+def format_seconds(value: float | None) -> str:
+    """Seconds for reading: 3 decimals from 1 s up, microsecond precision below."""
+    if value is None:
+        return "—"
+    if abs(value) >= 1:
+        return f"{value:,.3f}"
+    text = f"{value:.6f}".rstrip("0").rstrip(".")
+    return text or "0"
+
+
+def format_count(value: float | None) -> str:
+    """Counts with thousands separators; averages (not whole) with two decimals."""
+    if value is None:
+        return "—"
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:,.2f}"
+
+
+def format_time(iso: str | None) -> str:
+    """`2026-10-03T10:15:42.123456Z` -> `2026-10-03 10:15:42 UTC` (stored times are UTC)."""
+    if not iso:
+        return "—"
+    text = iso.replace("T", " ")
+    if text.endswith("Z"):
+        text = text[:-1]
+    return text.split(".", 1)[0] + " UTC"
+
+
+def _cells(stats: Mapping[str, Any] | None, fmt, keys: tuple[str, ...]) -> list[html.Td]:
+    stats = stats or {}
+    return [html.Td(fmt(stats.get(k)) if k in stats else "—", className="text-end")
+            for k in keys]
+
+
+_STAT_KEYS = ("sum", "min", "max", "avg", "p50", "p95", "p99")
+
+
+def create_stats_table(digest: Mapping[str, Any]) -> dbc.Table:
+    """pt-query-digest's attribute table: total, min, max, avg and percentiles per metric."""
+    header = html.Thead(html.Tr([html.Th("Attribute")] + [
+        html.Th(h, className="text-end")
+        for h in ("Total", "Min", "Max", "Avg", "p50", "p95", "p99")]))
+    body = [html.Tr([html.Th("Calls", scope="row"),
+                     html.Td(format_count(digest.get("count")), className="text-end")]
+                    + [html.Td("", className="text-end") for _ in _STAT_KEYS[1:]])]
+    metrics = [("Query time (s)", "query_time", format_seconds),
+               ("Lock time (s)", "lock_time", format_seconds),
+               ("Rows sent", "rows_sent", format_count),
+               ("Rows examined", "rows_examined", format_count),
+               ("Rows affected", "rows_affected", format_count),
+               ("Bytes sent", "bytes_sent", format_count)]
+    for label, key, fmt in metrics:
+        stats = digest.get(key)
+        if stats is None and key in ("rows_affected", "bytes_sent"):
+            continue  # only some servers log these
+        body.append(html.Tr([html.Th(label, scope="row"), *_cells(stats, fmt, _STAT_KEYS)]))
+    return dbc.Table([header, html.Tbody(body)], id="digest-stats", size="sm", bordered=True,
+                     striped=True, hover=True, responsive=True, className="mb-3 digest-stats")
+
+
+def _names(title: str, counts: Mapping[str, int] | None, list_id: str) -> dbc.Col:
+    """The busiest names of one kind (user, host, database) with their call counts."""
+    items = sorted((counts or {}).items(), key=lambda kv: (-kv[1], kv[0]))
+    chips: list[Any] = [
+        html.Span([html.Span(name or "(none)", className="me-1"),
+                   dbc.Badge(f"{count:,}", color="secondary", pill=True)],
+                  className="badge rounded-pill text-bg-light border me-1 mb-1 digest-name")
+        for name, count in items[:TOP_NAMES]
+    ]
+    if len(items) > TOP_NAMES:
+        chips.append(html.Span(f"+{len(items) - TOP_NAMES} more", className="text-muted small"))
+    if not chips:
+        chips = [html.Span("—", className="text-muted")]
+    return dbc.Col([html.Div(title, className="text-muted small mb-1"),
+                    html.Div(chips, id=list_id)], md=4)
+
+
+def create_hourly_figure(hourly: Mapping[str, Mapping[str, float]] | None) -> go.Figure:
+    """Calls and total query time per clock hour (UTC), as two bar charts sharing an axis."""
+    keys = sorted(hourly or {})
+    x = [f"{k[:10]} {k[11:13]}:00" for k in keys]
+    counts = [(hourly or {})[k].get("count", 0) for k in keys]
+    times = [(hourly or {})[k].get("query_time", 0.0) for k in keys]
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.12,
+                        subplot_titles=("Calls per hour", "Total query time per hour (s)"))
+    fig.add_trace(go.Bar(x=x, y=counts, name="Calls", marker_color="#0d6efd",
+                         width=_HOUR_MS * 0.85,
+                         hovertemplate="%{x|%Y-%m-%d %H:00} UTC<br>%{y:,} calls<extra></extra>"),
+                  row=1, col=1)
+    fig.add_trace(go.Bar(x=x, y=times, name="Total time (s)", marker_color="#fd7e14",
+                         width=_HOUR_MS * 0.85,
+                         hovertemplate="%{x|%Y-%m-%d %H:00} UTC<br>%{y:,.3f} s<extra></extra>"),
+                  row=2, col=1)
+    fig.update_layout(template="plotly_white", height=380, showlegend=False, bargap=0.1,
+                      margin={"l": 56, "r": 16, "t": 36, "b": 36},
+                      font={"size": 12})
+    fig.update_xaxes(type="date")
+    fig.update_annotations(font_size=13)
+    return fig
+
+
+def create_digest_summary(digest: Mapping[str, Any],
+                          total_query_time: float | None = None) -> list[Any]:
+    """Everything about a digest except its example statements (those depend on a switch)."""
+    query_id = digest.get("query_id", "")
+    qt_sum = (digest.get("query_time") or {}).get("sum") or 0.0
+    facts = [
+        ("Query ID", html.Span([html.Code(f"0x{query_id}", id="digest-query-id"),
+                                html.Span(f" (pt 2: 0x{query_id[-16:]})",
+                                          className="text-muted small")])),
+        ("Instance", digest.get("instance_id", "")),
+        ("Period", period_label(digest.get("period", ""))),
+        ("Rank", f"#{digest.get('rank')}" if digest.get("rank") is not None else "—"),
+    ]
+    if total_query_time:
+        facts.append(("Share of the instance's time",
+                      f"{qt_sum / total_query_time * 100:.2f} %"))
+    facts += [("First seen", format_time(digest.get("first_seen"))),
+              ("Last seen", format_time(digest.get("last_seen")))]
+    fact_list = dbc.Row([
+        dbc.Col([html.Div(label, className="text-muted small"), html.Div(value)],
+                xs=12 if n == 0 else 6, md=6 if n == 0 else 2, className="mb-2")
+        for n, (label, value) in enumerate(facts)
+    ], className="g-2 mb-2")
+    hourly = digest.get("hourly") or {}
+    chart: Any
+    if hourly:
+        chart = dcc.Graph(id="digest-hourly", figure=create_hourly_figure(hourly),
+                          config={"displaylogo": False, "displayModeBar": False})
+    else:
+        chart = html.P("No timestamps were logged for this digest.", className="text-muted",
+                       id="digest-hourly")
+    return [
+        fact_list,
+        html.H6("Fingerprint", className="mt-2"),
+        html.Div([
+            html.Pre(digest.get("fingerprint", ""), id="digest-fingerprint",
+                     className="digest-sql mb-0"),
+            dcc.Clipboard(target_id="digest-fingerprint", title="Copy the fingerprint",
+                          className="digest-copy"),
+        ], className="digest-sql-block mb-3"),
+        html.H6("Statistics"),
+        create_stats_table(digest),
+        dbc.Row([
+            _names("Users", digest.get("users"), "digest-users"),
+            _names("Hosts", digest.get("hosts"), "digest-hosts"),
+            _names("Databases", digest.get("databases"), "digest-databases"),
+        ], className="g-2 mb-3"),
+        html.H6("Per hour (UTC)"),
+        chart,
+    ]
+
+
+def create_digest_examples(examples: list[Mapping[str, Any]] | None,
+                           show_literals: bool = False) -> list[Any]:
+    """The slowest example statements, masked unless `show_literals`, each with a copy button."""
+    if not examples:
+        return [html.P("No example statements were kept for this digest.",
+                       className="text-muted")]
+    blocks = []
+    for n, example in enumerate(examples):
+        sql = example.get("sql") or ""
+        text = sql if show_literals else mask_literals(sql)
+        meta: list[Any] = [
+            html.Strong(f"{format_seconds(example.get('query_time'))} s"),
+            html.Span(f" · {format_time(example.get('time'))}", className="text-muted"),
+        ]
+        if example.get("db"):
+            meta.append(html.Span([" · db ", html.Code(example["db"])], className="text-muted"))
+        if example.get("truncated"):
+            meta.append(dbc.Badge("truncated", color="warning", className="ms-2"))
+        pre_id = f"digest-example-{n}"
+        blocks.append(html.Div([
+            html.Div(meta, className="small mb-1"),
+            html.Div([
+                html.Pre(text, id=pre_id, className="digest-sql digest-example mb-0"),
+                dcc.Clipboard(target_id=pre_id, title="Copy this statement",
+                              className="digest-copy"),
+            ], className="digest-sql-block"),
+        ], className="mb-3"))
+    return blocks
