@@ -11,6 +11,7 @@ import pytest
 from settings import Settings
 from store import Store, open_store
 from tests.servers import MotoServer, NxServer, start_moto, start_nx
+from tests.slowlog_fixtures import mariadb_slowlog, pt_events, pt_report  # noqa: F401
 
 REGION = "us-east-1"
 

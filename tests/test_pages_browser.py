@@ -78,8 +78,9 @@ def test_overview_explains_what_to_configure(dash_duo, settings: Settings) -> No
     dash_duo.wait_for_text_to_equal("#instances-count", "0 instances")
     dash_duo.find_element("#instances-refresh").click()
     dash_duo.wait_for_contains_text("#instances-refresh-result", "Nothing to refresh")
-    for page in ("collection", "digests", "realtime", "plans"):
+    for page, title in (("collection", "Collection"), ("digests", "Digests"),
+                        ("realtime", "Real-time"), ("plans", "Plans")):
         dash_duo.find_element(f"#nav-{page}").click()
-        dash_duo.wait_for_element(f"#{page}-placeholder")
+        dash_duo.wait_for_text_to_equal("#_pages_content h2", title)
     logs = _severe_logs(dash_duo)
     assert logs == [], [e["message"] for e in logs]

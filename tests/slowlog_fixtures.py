@@ -1,4 +1,4 @@
-"""Shared fixtures for the analysis tests: a REAL slow log written by a throwaway MariaDB."""
+"""Session fixtures: a REAL slow log written by a throwaway MariaDB, and pt-query-digest on it."""
 
 from __future__ import annotations
 
