@@ -184,8 +184,8 @@ def get_rows(request: dict | None, instance: str | None, period: str | None):
         raise PreventUpdate
     digests = current_services().store.digests
     if not period:
-        if digests.periods():
-            raise PreventUpdate  # the period arrives next and purges the grid's cache
+        # Answer even now: a request left unanswered keeps the grid waiting for good (it
+        # sends one request at a time). The period arrives next and purges the cache.
         return {"rowData": [], "rowCount": 0}, ""
     query = store_query_from_request(request)
     rows, total = digests.page(instance_id=_instance(instance), period=period, **query)

@@ -36,5 +36,16 @@ def test_collect_shows_live_progress_to_100_and_the_history(dash_duo,
     assert any("legacy-maria" in line.text for line in error_lines)
     dash_duo.wait_for_contains_text("#collection-history", "completed", timeout=10)
     assert not [e for e in dash_duo.find_elements("#collection-ws-error") if e.is_displayed()]
+
+    # the collected month is on the Digests page; open the top digest and read an example
+    dash_duo.find_element("#nav-digests").click()
+    dash_duo.wait_for_element("#digests-instance")
+    dash_duo.select_dcc_dropdown("#digests-instance", value="orders-prd-1")
+    dash_duo.wait_for_contains_text("#digests-grid", "select * from orders where id = ?",
+                                    timeout=15)
+    dash_duo.find_element("#digests-grid .ag-center-cols-container .ag-row[row-index='0'] "
+                          "[col-id='fingerprint']").click()
+    dash_duo.wait_for_text_to_equal("#digest-fingerprint", "select * from orders where id = ?")
+    dash_duo.wait_for_contains_text("#digest-example-0", "SELECT * FROM orders WHERE id = ?")
     logs = [e for e in dash_duo.get_logs() or [] if e.get("level") == "SEVERE"]
     assert logs == [], [e["message"] for e in logs]
