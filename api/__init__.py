@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from api import cloudwatch, digests, errors, health, instances, realtime, ws
+from api import cloudwatch, digests, errors, health, instances, plans, realtime, ws
 
 
 def init_app(server: Flask, ws_ping_seconds: float = 30) -> None:
@@ -14,4 +14,5 @@ def init_app(server: Flask, ws_ping_seconds: float = 30) -> None:
     server.register_blueprint(digests.blueprint)
     server.register_blueprint(health.blueprint)
     server.register_blueprint(instances.blueprint)
+    server.register_blueprint(plans.blueprint)
     server.register_blueprint(realtime.blueprint)
