@@ -18,19 +18,32 @@ import dash
 from dash import html
 
 import api
+from collectors.explain import explain_and_record
+from collectors.processlist import connection_params
 from commands import digest as digest_commands
 from components.constants import APP_TITLE
 from components.shell import create_shell
 from jobs.collection import CollectionService
 from jobs.inventory import InventoryService
-from jobs.realtime import RealtimeService
+from jobs.realtime import PlanRecorder, RealtimeService
 from jobs.scheduler import Scheduler
 from services import EXTENSION_KEY, Services
 from settings import Settings, SettingsError, load_settings
-from store import StoreError, open_store
+from store import Store, StoreError, open_store
 
 ROOT = Path(__file__).resolve().parent
 log = logging.getLogger("slowquery")
+
+
+def _plan_recorder(settings: Settings, store: Store) -> PlanRecorder:
+    """Explain a new capture on its instance with the monitoring account (read-only)."""
+
+    def record(instance: dict, capture: dict) -> str:
+        return explain_and_record(store, instance["instance_id"], capture["sql_text"],
+                                  capture.get("db"), connection_params(instance, settings),
+                                  timeout_seconds=settings.explain_timeout_seconds)
+
+    return record
 
 
 def _start_scheduler(settings: Settings, services: Services) -> Scheduler:
@@ -55,7 +68,8 @@ def create_app(settings: Settings) -> dash.Dash:
     services = Services(settings=settings, store=store,
                         inventory=InventoryService(settings, store),
                         collection=CollectionService(settings, store),
-                        realtime=RealtimeService(settings, store))
+                        realtime=RealtimeService(settings, store,
+                                                 plan_recorder=_plan_recorder(settings, store)))
     app = dash.Dash(
         __name__,
         use_pages=True,

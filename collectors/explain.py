@@ -404,25 +404,37 @@ def _parse_into(result: ExplainResult) -> None:
     result.plan_hash = "unparsed-" + hashlib.md5(shape.encode("utf-8")).hexdigest()
 
 
-def record_plan(store: Any, instance_id: str, sql: str, db: str | None,
-                connection_params: ConnectionParams, *, timeout_seconds: float = 5.0,
-                now: datetime | None = None) -> str | None:
-    """Explain ``sql`` and keep the plan in ``store.plans``; the plan id, or None when nothing
-    could be explained (refused statement, unreachable server, timeout, every format failed).
+class PlanUnavailable(RuntimeError):
+    """No plan could be had for a statement; the message says why (safe to show)."""
 
-    Failures are logged with their reason, since a background capture has nobody to tell.
+
+def explain_and_record(store: Any, instance_id: str, sql: str, db: str | None,
+                       connection_params: ConnectionParams, *, timeout_seconds: float = 5.0,
+                       now: datetime | None = None) -> str:
+    """Explain ``sql`` and keep the plan in ``store.plans``; return its id.
+
+    Raises PlanUnavailable with the reason (refused statement, unreachable server, timeout,
+    every format failed), which the real-time capture shows beside the statement.
     """
     try:
         result = explain(connection_params, sql, db, timeout_seconds, instance_id=instance_id)
     except NotExplainable as exc:
-        log.info("plan for %s not recorded: %s", instance_id, exc.reason)
-        return None
+        raise PlanUnavailable(f"not explainable: {exc.reason}") from None
     except ExplainError as exc:
-        log.warning("plan for %s not recorded: %s", instance_id, exc)
-        return None
+        raise PlanUnavailable(str(exc)) from None
     if not result.explained:
         reasons = "; ".join(f"{k}: {v.get('error')}" for k, v in result.formats.items())
-        log.warning("plan for %s query %s not recorded: %s", instance_id, result.query_id,
-                    reasons)
-        return None
+        raise PlanUnavailable(f"EXPLAIN failed: {reasons}")
     return store.plans.record(result.document(), utc_iso(now or datetime.now(UTC)))
+
+
+def record_plan(store: Any, instance_id: str, sql: str, db: str | None,
+                connection_params: ConnectionParams, *, timeout_seconds: float = 5.0,
+                now: datetime | None = None) -> str | None:
+    """Like explain_and_record, but None instead of raising (the reason is logged)."""
+    try:
+        return explain_and_record(store, instance_id, sql, db, connection_params,
+                                  timeout_seconds=timeout_seconds, now=now)
+    except PlanUnavailable as exc:
+        log.warning("plan for %s not recorded: %s", instance_id, exc)
+        return None

@@ -215,3 +215,52 @@ def test_realtime_page_lists_a_capture_and_opens_it(dash_duo, realtime_app, mari
     assert services.realtime.globally_enabled() is False
     logs = [e for e in dash_duo.get_logs() or [] if e.get("level") == "SEVERE"]
     assert logs == [], [e["message"] for e in logs]
+
+
+def _wait_for_plans(services, count: int, timeout: float = 20) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        captures = services.store.captures.recent()
+        done = [c for c in captures if c.get("plan_id") or c.get("plan_error")]
+        if len(done) >= count:
+            return captures
+        time.sleep(0.2)
+    raise AssertionError(f"plans not taken: {services.store.captures.recent()}")
+
+
+def test_captures_get_read_only_plans_updates_through_their_select(realtime_app,
+                                                                   mariadb) -> None:
+    app, services = realtime_app
+    update = "UPDATE orders SET total = total + 0 WHERE id = 7 AND SLEEP(3) = 0"
+    _poll_while(services, [_run_as_app(mariadb, update),
+                           _run_as_app(mariadb, "SELECT SLEEP(3) /* with plan */")])
+    by_text = {c["sql_text"]: c for c in _wait_for_plans(services, 2)}
+
+    update_plan = services.store.plans.get(by_text[update]["plan_id"])
+    assert update_plan["converted_from"] == "update"
+    assert update_plan["explained_sql"].upper().startswith("SELECT")
+    assert update_plan["formats"]["json"]["supported"] is True
+    tree = update_plan["formats"]["tree"]
+    assert tree["supported"] is False and tree["error"].startswith("1791")
+    assert update_plan["root"] and update_plan["root"]["children"] is not None
+    assert "mariadb" in update_plan["server_flavour"]
+
+    client = app.server.test_client()
+    plans = client.get(f"/api/plans?instance_id=shop-db&query_id="
+                       f"{by_text[update]['query_id']}").get_json()["plans"]
+    assert [p["plan_id"] for p in plans] == [update_plan["plan_id"]]
+    listed = client.get("/api/realtime/queries").get_json()["queries"]
+    assert {q["plan_id"] for q in listed} >= {update_plan["plan_id"]}
+
+
+def test_multi_statement_text_gets_no_plan_and_says_why(realtime_app) -> None:
+    from collectors.explain import PlanUnavailable, explain_and_record
+    from collectors.processlist import connection_params
+
+    _app, services = realtime_app
+    instance = services.store.instances.get("shop-db")
+    params = connection_params(instance, services.settings)
+    for text in ("SELECT 1; SELECT 2", "EXPLAIN ANALYZE SELECT * FROM orders"):
+        with pytest.raises(PlanUnavailable, match="not explainable"):
+            explain_and_record(services.store, "shop-db", text, "shop", params)
+    assert services.store.plans.list() == []
