@@ -1,14 +1,400 @@
-"""Plans (placeholder): Execution plans as a diagram, an interactive graph and raw JSON/TREE."""
+"""Plans: stored execution plans as a diagram, an interactive graph and raw JSON/TREE text.
+
+Plans are recorded by the real-time capture (EXPLAIN FORMAT=JSON and FORMAT=TREE of a slow
+SELECT; never EXPLAIN ANALYZE). One query can have several plans over time, and a changed
+plan is the usual answer to "why did this get slow", so the list flags queries whose plan
+changed and the plan view lists the query's plan history. A DBA can also paste EXPLAIN output
+from anywhere and read it the same way. `/plans?plan_id=<id>` opens one plan (the Real-time
+page links here).
+"""
 
 from __future__ import annotations
 
-import dash
-from dash import html
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from typing import Any
 
-from components.empty_state import create_placeholder
+import dash
+import dash_ag_grid as dag
+import dash_bootstrap_components as dbc
+from dash import (
+    ALL,
+    Input,
+    Output,
+    State,
+    callback,
+    clientside_callback,
+    ctx,
+    dcc,
+    html,
+    no_update,
+)
+
+from analysis.errors import PlanParseError
+from analysis.findings import find_problems
+from analysis.plan import PlanNode, costliest_path, parse_plan, plan_hash
+from components.empty_state import create_empty_state
+from components.plan_findings import create_findings_panel
+from components.plan_graph import create_node_details, create_plan_elements, create_plan_graph
+from components.plan_raw import create_raw_view
+from components.plan_visual import create_plan_figure, create_plan_legend, find_plan_node
+from services import current_services
 
 dash.register_page(__name__, path="/plans", name="Plans", order=5, title="Plans")
 
+LIST_LIMIT = 500
+HIDDEN = {"display": "none"}
+FORMAT_OPTIONS = [{"label": "Detect", "value": "auto"}, {"label": "JSON", "value": "json"},
+                  {"label": "TREE", "value": "tree"}]
+COLUMNS = [
+    {"field": "instance_id", "headerName": "Instance", "minWidth": 140},
+    {"field": "query_id", "headerName": "Query id", "minWidth": 175, "maxWidth": 200},
+    {"field": "changed", "headerName": "Plan", "cellRenderer": "TargetBadge", "maxWidth": 110,
+     "minWidth": 100, "cellRendererParams": {"label": "changed", "color": "warning"},
+     "filter": False},
+    {"field": "findings", "headerName": "Findings", "maxWidth": 110, "minWidth": 100,
+     "filter": False},
+    {"field": "fingerprint", "headerName": "Fingerprint", "flex": 3, "minWidth": 260,
+     "tooltipField": "fingerprint"},
+    {"field": "last_seen", "headerName": "Last seen", "minWidth": 150, "sort": "desc"},
+    {"field": "first_seen", "headerName": "First seen", "minWidth": 150},
+    {"field": "seen_count", "headerName": "Seen", "maxWidth": 90, "minWidth": 80,
+     "filter": False},
+    {"field": "server", "headerName": "Server", "minWidth": 190},
+]
+EMPTY_TEXT = [
+    html.P("Plans are recorded when the real-time capture sees a slow SELECT on a real-time "
+           "target: the collector runs EXPLAIN FORMAT=JSON and FORMAT=TREE for it (never "
+           "EXPLAIN ANALYZE, which would run the query) and keeps every distinct plan."),
+    html.P("Select a plan in the list, open one from a capture on the Real-time page, or paste "
+           "EXPLAIN output into “Paste a plan”.", className="mb-0"),
+]
+# Cytoscape cannot measure a container inside a hidden tab; once the tab shows, re-read the
+# size and fit the tree into view.
+FIT_GRAPH_JS = """
+function (activeTab) {
+    if (activeTab !== 'plan-tab-graph') { return window.dash_clientside.no_update; }
+    setTimeout(function () {
+        var el = document.getElementById('plan-graph');
+        var cy = (el && el._cyreg && el._cyreg.cy) || window.cy;
+        if (cy) { cy.resize(); cy.fit(undefined, 24); }
+    }, 150);
+    return Date.now();
+}
+"""
 
-def layout(**_kwargs: object) -> html.Div:
-    return create_placeholder("Plans", __doc__.split(": ", 1)[1], "plans-placeholder")
+
+def layout(plan_id: str | None = None, **_kwargs: object) -> html.Div:
+    """A static skeleton (app.py builds it at start for validation); data comes by callbacks.
+
+    `plan_id` is the query-string argument Dash passes (`/plans?plan_id=...`, already
+    URL-decoded); it is only remembered here and loaded by a callback.
+    """
+    return html.Div([
+        dcc.Store(id="plans-url-plan", data=plan_id if isinstance(plan_id, str) else None),
+        dcc.Store(id="plans-current"),
+        dcc.Store(id="plans-version", data=0),
+        dcc.Store(id="plan-graph-fitted"),
+        html.Div([
+            html.H2("Plans", className="me-auto"),
+            dbc.Button("Reload list", id="plans-reload", color="secondary", outline=True),
+        ], className="d-flex align-items-center mb-2"),
+        dbc.Row([
+            dbc.Col([
+                dag.AgGrid(
+                    id="plans-grid", columnDefs=COLUMNS, rowData=[],
+                    defaultColDef={"sortable": True, "filter": True, "resizable": True,
+                                   "flex": 1},
+                    dashGridOptions={
+                        "pagination": True, "paginationPageSize": 20,
+                        "rowSelection": {"mode": "singleRow", "checkboxes": False,
+                                         "enableClickSelection": True},
+                        "tooltipShowDelay": 400,
+                        "localeText": {"noRowsToShow": "No plans stored yet."}},
+                    getRowId="params.data.plan_id", className="ag-theme-quartz",
+                    style={"height": "290px"}),
+                html.Div(id="plans-count", className="text-muted small mt-1"),
+            ], lg=8),
+            dbc.Col(_paste_card(), lg=4),
+        ], className="g-3 mb-3"),
+        create_empty_state("No plan selected", EMPTY_TEXT, component_id="plans-empty"),
+        html.Div(id="plan-view", style=HIDDEN, children=[
+            html.Div(id="plan-header", className="mb-2"),
+            html.Div(id="plan-history", className="mb-2"),
+            create_plan_legend(),
+            dbc.Row([
+                dbc.Col(dbc.Tabs(id="plan-tabs", active_tab="plan-tab-visual", children=[
+                    dbc.Tab(label="Visual", tab_id="plan-tab-visual", id="plan-tab-visual",
+                            children=html.Div([
+                                html.Div(id="plan-visual-note"),
+                                html.Div(dcc.Graph(
+                                    id="plan-visual", figure=create_plan_figure(None, [], []),
+                                    config={"displaylogo": False, "displayModeBar": "hover",
+                                            "modeBarButtonsToRemove": ["select2d", "lasso2d"],
+                                            "toImageButtonOptions": {"filename": "plan"}},
+                                    style={"width": "fit-content", "margin": "0 auto"}),
+                                    style={"overflow": "auto", "maxHeight": "78vh"}),
+                            ], className="pt-3")),
+                    dbc.Tab(label="Graph", tab_id="plan-tab-graph", id="plan-tab-graph",
+                            children=dbc.Row([
+                                dbc.Col(create_plan_graph("plan-graph", []), md=8),
+                                dbc.Col(html.Div(create_node_details(None, []),
+                                                 id="plan-node-details"), md=4),
+                            ], className="pt-3 g-3")),
+                    dbc.Tab(label="Raw", tab_id="plan-tab-raw", id="plan-tab-raw",
+                            children=html.Div([html.Div(id="plan-raw-json"),
+                                               html.Div(id="plan-raw-tree")],
+                                              className="pt-3")),
+                ]), md=9),
+                dbc.Col(html.Div(id="plan-findings"), md=3),
+            ], className="g-3"),
+        ]),
+    ])
+
+
+def _paste_card() -> dbc.Card:
+    return dbc.Card([
+        dbc.CardHeader("Paste a plan"),
+        dbc.CardBody([
+            dbc.Textarea(id="plan-paste-text", rows=6, className="font-monospace small mb-2",
+                         placeholder="EXPLAIN FORMAT=JSON or EXPLAIN FORMAT=TREE output "
+                                     "(MySQL 8 or MariaDB)"),
+            html.Div([
+                dbc.RadioItems(id="plan-paste-format", options=FORMAT_OPTIONS, value="auto",
+                               inline=True, className="me-auto small"),
+                dbc.Button("Show plan", id="plan-paste-show", color="primary", size="sm"),
+            ], className="d-flex align-items-center"),
+            dbc.Alert(id="plan-paste-error", color="danger", is_open=False,
+                      className="small mt-2 mb-0"),
+        ]),
+    ], className="h-100")
+
+
+# ---- data shaping (pure) -----------------------------------------------------------------------
+def _when(value: Any) -> str:
+    text = str(value or "")
+    return text.replace("T", " ")[:19] if text else ""
+
+
+def plan_rows(plans: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Grid rows; `changed` is set on every plan of a query that has had several plans."""
+    plans = list(plans)
+    hashes: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for plan in plans:
+        hashes[(plan.get("instance_id"), plan.get("query_id"))].add(plan.get("plan_hash"))
+    return [{
+        "plan_id": plan["plan_id"],
+        "instance_id": plan.get("instance_id") or "",
+        "query_id": plan.get("query_id") or "",
+        "fingerprint": (plan.get("fingerprint") or "")[:500],
+        "server": " ".join(x for x in (plan.get("server_flavour"), plan.get("server_version"))
+                           if x),
+        "first_seen": _when(plan.get("first_seen")),
+        "last_seen": _when(plan.get("last_seen")),
+        "seen_count": plan.get("seen_count") or 0,
+        "findings": len(plan.get("findings") or []),
+        "changed": len(hashes[(plan.get("instance_id"), plan.get("query_id"))]) > 1,
+    } for plan in plans]
+
+
+def pasted_plan(text: str, fmt: str) -> dict[str, Any]:
+    """A plan document like a stored one, from pasted EXPLAIN output (raises PlanParseError)."""
+    root = parse_plan(text, fmt)
+    used = str(root.extra.get("format") or fmt)
+    other = "tree" if used == "json" else "json"
+    return {
+        "plan_id": None, "source": "pasted", "plan_hash": plan_hash(root),
+        "server_flavour": root.extra.get("flavour"), "root": root.to_dict(),
+        "findings": [f.to_dict() for f in find_problems(root)],
+        "formats": {
+            used: {"supported": True, "text": text.strip(), "error": None},
+            other: {"supported": None, "text": None, "error": None,
+                    "note": f"Only the pasted FORMAT={used.upper()} output is available "
+                            "for a pasted plan."},
+        },
+    }
+
+
+def _costliest(root: Mapping[str, Any] | None) -> list[str]:
+    if not root:
+        return []
+    try:
+        return costliest_path(PlanNode.from_dict(root))
+    except PlanParseError:
+        return []
+
+
+# ---- callbacks ---------------------------------------------------------------------------------
+@callback(
+    Output("plans-grid", "rowData"),
+    Output("plans-count", "children"),
+    Input("plans-version", "data"),
+    Input("plans-reload", "n_clicks"),
+)
+def load_rows(_version: int, _clicks: int | None):
+    rows = plan_rows(current_services().store.plans.list(limit=LIST_LIMIT))
+    changed = len({(r["instance_id"], r["query_id"]) for r in rows if r["changed"]})
+    text = f"{len(rows)} plans" + (" (the latest)" if len(rows) >= LIST_LIMIT else "")
+    if changed:
+        text += f" · {changed} {'query has' if changed == 1 else 'queries have'} a changed plan"
+    return rows, text
+
+
+@callback(
+    Output("plans-current", "data"),
+    Output("plan-paste-error", "children"),
+    Output("plan-paste-error", "is_open"),
+    Input("plans-url-plan", "data"),
+    Input("plans-grid", "cellClicked"),
+    Input({"type": "plan-history-item", "plan_id": ALL}, "n_clicks"),
+    Input("plan-paste-show", "n_clicks"),
+    State("plan-paste-text", "value"),
+    State("plan-paste-format", "value"),
+)
+def choose_plan(url_plan: str | None, cell: dict | None, _history: list, _paste: int | None,
+                text: str | None, fmt: str | None):
+    """One place decides which plan is shown: the URL's, a clicked row, a history entry or
+    pasted text (the last action wins)."""
+    trigger = ctx.triggered_id
+    if trigger is None or trigger == "plans-url-plan":
+        return (_stored(url_plan) if url_plan else None), no_update, no_update
+    if not any(t.get("value") for t in ctx.triggered):
+        return no_update, no_update, no_update  # history entries (re)appeared, none clicked
+    if trigger == "plans-grid":
+        row_id = (cell or {}).get("rowId")
+        return (_stored(row_id) if row_id else no_update), no_update, no_update
+    if trigger == "plan-paste-show":
+        if not (text or "").strip():
+            return no_update, "Paste EXPLAIN FORMAT=JSON or FORMAT=TREE output first.", True
+        try:
+            return pasted_plan(text or "", fmt or "auto"), None, False
+        except (PlanParseError, ValueError) as exc:
+            return no_update, f"Could not read this plan: {exc}", True
+    return _stored(trigger["plan_id"]), no_update, no_update
+
+
+def _stored(plan_id: str) -> dict[str, Any]:
+    plan = current_services().store.plans.get(plan_id)
+    if plan is None:
+        return {"missing": plan_id}
+    return {**plan, "source": "stored"}
+
+
+@callback(
+    Output("plans-empty", "children"),
+    Output("plans-empty", "style"),
+    Output("plan-view", "style"),
+    Output("plan-header", "children"),
+    Output("plan-history", "children"),
+    Output("plan-visual", "figure"),
+    Output("plan-visual-note", "children"),
+    Output("plan-graph", "elements"),
+    Output("plan-raw-json", "children"),
+    Output("plan-raw-tree", "children"),
+    Output("plan-findings", "children"),
+    Input("plans-current", "data"),
+)
+def show_plan(plan: dict | None):
+    if not plan or "missing" in plan:
+        heading = "No plan selected"
+        body: list[Any] = list(EMPTY_TEXT)
+        if plan:
+            heading = "Plan not found"
+            body = [html.P(f"No stored plan has the id {plan['missing']!r}; it may have been "
+                           "removed."), *EMPTY_TEXT]
+        empty = [html.H5(heading, className="alert-heading"), html.Div(body)]
+        return (empty, {}, HIDDEN, None, None, create_plan_figure(None, [], []), None, [],
+                None, None, None)
+    root = plan.get("root")
+    findings = plan.get("findings") or []
+    costliest = _costliest(root)
+    history = (current_services().store.plans.list(instance_id=plan.get("instance_id"),
+                                                   query_id=plan.get("query_id"))
+               if plan.get("source") == "stored" else [])
+    note = None
+    if not root:
+        why = plan.get("parse_error") or "no EXPLAIN output could be read"
+        note = dbc.Alert(f"This plan could not be drawn: {why}. The raw output is on the Raw "
+                         "tab.", color="warning", className="small")
+    formats = plan.get("formats") or {}
+    return (
+        no_update, HIDDEN, {},
+        _header(plan, len(history)),
+        _history(plan, history),
+        create_plan_figure(root, costliest, findings), note,
+        create_plan_elements(root, costliest, findings),
+        create_raw_view("json", formats.get("json")),
+        create_raw_view("tree", formats.get("tree")),
+        create_findings_panel(findings, root or {}),
+    )
+
+
+def _header(plan: Mapping[str, Any], versions: int) -> html.Div:
+    badges = []
+    if plan.get("source") == "pasted":
+        badges.append(dbc.Badge("pasted", color="info", className="me-1"))
+    server = " ".join(x for x in (plan.get("server_flavour"), plan.get("server_version")) if x)
+    if server:
+        badges.append(dbc.Badge(server, color="light", text_color="dark",
+                                className="me-1 border"))
+    if versions > 1:
+        badges.append(dbc.Badge(f"plan changed ({versions} plans)", color="warning",
+                                text_color="dark", className="me-1", id="plan-changed-badge"))
+    facts = []
+    if plan.get("source") == "stored":
+        facts = [f"instance {plan.get('instance_id')}", f"query {plan.get('query_id')}",
+                 f"first seen {_when(plan.get('first_seen'))}",
+                 f"last seen {_when(plan.get('last_seen'))}",
+                 f"seen {plan.get('seen_count') or 0}×"]
+    if plan.get("converted_from"):
+        facts.append(f"explained as a SELECT converted from {plan['converted_from']}")
+    children: list[Any] = [
+        html.Div([html.H4(f"Plan {plan.get('plan_hash') or ''}", className="mb-0 me-2"),
+                  *badges], className="d-flex align-items-center flex-wrap"),
+        html.Div(" · ".join(facts), className="text-muted small"),
+    ]
+    if plan.get("fingerprint"):
+        children.append(html.Pre(plan["fingerprint"], className="small mb-0 mt-1 text-wrap",
+                                 style={"maxHeight": "5.5em", "overflow": "auto"}))
+    return html.Div(children)
+
+
+def _history(plan: Mapping[str, Any], history: list[Mapping[str, Any]]) -> html.Div | None:
+    if len(history) < 2:
+        return None
+    items = []
+    for other in sorted(history, key=lambda p: str(p.get("last_seen") or ""), reverse=True):
+        current = other.get("plan_id") == plan.get("plan_id")
+        items.append(dbc.ListGroupItem([
+            html.Span(other.get("plan_hash") or "", className="font-monospace me-3"),
+            html.Span(f"{_when(other.get('first_seen'))} → {_when(other.get('last_seen'))}",
+                      className="me-3"),
+            html.Span(f"seen {other.get('seen_count') or 0}×", className="me-3 text-muted"),
+            html.Span(f"{len(other.get('findings') or [])} findings",
+                      className="me-3 text-muted"),
+            dbc.Badge("shown", color="primary") if current else None,
+        ], id={"type": "plan-history-item", "plan_id": other["plan_id"]}, action=not current,
+            active=False, className="py-1 small plan-history-item"))
+    return html.Div([
+        html.Div(f"Plan history: this query has had {len(history)} different plans "
+                 "(newest first; click one to show it).", className="small fw-semibold mb-1"),
+        dbc.ListGroup(items),
+    ])
+
+
+@callback(
+    Output("plan-node-details", "children"),
+    Input("plan-graph", "tapNodeData"),
+    Input("plans-current", "data"),
+)
+def show_node(tapped: dict | None, plan: dict | None):
+    root = (plan or {}).get("root")
+    if ctx.triggered_id != "plan-graph" or not tapped or not root:
+        return create_node_details(None, [])
+    return create_node_details(find_plan_node(root, str(tapped.get("id"))),
+                               (plan or {}).get("findings") or [])
+
+
+clientside_callback(FIT_GRAPH_JS, Output("plan-graph-fitted", "data"),
+                    Input("plan-tabs", "active_tab"))
+
