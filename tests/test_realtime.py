@@ -264,3 +264,36 @@ def test_multi_statement_text_gets_no_plan_and_says_why(realtime_app) -> None:
         with pytest.raises(PlanUnavailable, match="not explainable"):
             explain_and_record(services.store, "shop-db", text, "shop", params)
     assert services.store.plans.list() == []
+
+
+@pytest.mark.browser
+def test_from_a_captured_query_to_its_plan_in_three_views(dash_duo, realtime_app,
+                                                          mariadb) -> None:
+    from tests.test_plans_page import _click, _cy, _open_tab
+
+    app, services = realtime_app
+    _poll_while(services, [_run_as_app(mariadb, HEAVY_JOIN)])
+    (capture,) = _wait_for_plans(services, 1)
+    assert capture["plan_id"], capture
+    dash_duo.start_server(app)
+    dash_duo.wait_for_page(f"{dash_duo.server_url}/realtime")
+    dash_duo.wait_for_contains_text("#realtime-grid", "SUM(o.total)", timeout=15)
+    dash_duo.find_element("#realtime-grid [col-id='sql'].ag-cell").click()
+    dash_duo.wait_for_contains_text("#realtime-plan", "Explained as captured")
+    _click(dash_duo, dash_duo.find_element("#realtime-open-plan"))
+
+    dash_duo.wait_for_contains_text("#plan-visual", "o · range", timeout=15)
+    _open_tab(dash_duo, "Graph")
+    deadline = time.monotonic() + 10
+    while not _cy(dash_duo, "return cy.nodes().length;") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    table_node = _cy(dash_duo, "var n = cy.nodes().filter(function (x) {"
+                               " return x.data('table') === 'o'; }); return n.id();")
+    assert table_node
+    _cy(dash_duo, f"cy.getElementById('{table_node}').emit('tap'); return true;")
+    dash_duo.wait_for_contains_text("#plan-node-details", "Access type range")
+    _open_tab(dash_duo, "Raw")
+    dash_duo.wait_for_contains_text("#plan-raw-json", '"query_block"')
+    dash_duo.wait_for_contains_text("#plan-raw-tree", "1791")
+    logs = [e for e in dash_duo.get_logs() or [] if e.get("level") == "SEVERE"]
+    assert logs == [], [e["message"] for e in logs]
