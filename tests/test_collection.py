@@ -232,3 +232,21 @@ def test_every_instance_failing_ends_the_run_in_error(aws_settings: Settings) ->
     assert run["status"] == "error"
     assert len(run["errors"]) == 5
     assert "not found" in run["error"]
+
+
+def test_the_same_collection_on_mongodb(aws_settings: Settings, mongo_url: str) -> None:
+    """The production store: a run, a re-run and the digest API on MongoDB (nx-27017)."""
+    seed_rds(aws_settings.aws_endpoint_url, REGION)
+    _seed_logs(aws_settings.aws_endpoint_url)
+    app = create_app(replace(aws_settings, database_url=mongo_url))
+    services = app.server.extensions["slowquery"]
+    services.inventory.refresh()
+    client = app.server.test_client()
+    for _ in range(2):
+        started = _run(client, services)
+        run = client.get(f"/cloudwatch/runs/{started['collection_id']}").get_json()
+        assert run["status"] == "completed" and run["total_queries"] == 9
+    orders = _digests(client, "orders-prd-1")
+    assert sorted(d["count"] for d in orders.values()) == [1, 3]
+    assert client.get("/healthz").get_json()["store"] == "mongodb"
+    assert client.get("/api/digests?month=2026-10").get_json()["total"] == 5
