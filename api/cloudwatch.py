@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from api.errors import ApiError
+from api.params import int_arg
 from jobs.collection import CollectionConflict, CollectionRequestError
 from services import current_services
 
@@ -38,11 +39,7 @@ def start_run():
 
 @blueprint.get("/runs")
 def list_runs():
-    try:
-        limit = min(max(int(request.args.get("limit", 50)), 1), 500)
-    except ValueError:
-        raise ApiError("limit must be a whole number") from None
-    runs = current_services().store.runs.recent(limit)
+    runs = current_services().store.runs.recent(int_arg("limit", 50, 1, 500))
     return jsonify({"runs": [{k: r.get(k) for k in RUN_LIST_FIELDS} for r in runs]})
 
 

@@ -5,24 +5,12 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from api.errors import ApiError
+from api.params import int_arg
 from services import current_services
 from store.digests import SORTABLE
 
 blueprint = Blueprint("digests", __name__, url_prefix="/api/digests")
 MAX_LIMIT = 500
-
-
-def _int_arg(name: str, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError(f"{name} must be a whole number, got {raw!r}") from None
-    if not low <= value <= high:
-        raise ApiError(f"{name} must be from {low} to {high}")
-    return value
 
 
 @blueprint.get("")
@@ -38,8 +26,8 @@ def list_digests():
         period=request.args.get("month") or request.args.get("period") or None,
         text=request.args.get("q") or None,
         sort=field, descending=descending,
-        offset=_int_arg("offset", 0, 0, 10**9),
-        limit=_int_arg("limit", 100, 1, MAX_LIMIT),
+        offset=int_arg("offset", 0, 0, 10**9),
+        limit=int_arg("limit", 100, 1, MAX_LIMIT),
     )
     return jsonify({"total": total, "digests": rows})
 

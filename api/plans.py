@@ -15,6 +15,7 @@ from analysis.errors import PlanParseError
 from analysis.findings import find_problems
 from analysis.plan import costliest_path, parse_plan, plan_hash
 from api.errors import ApiError
+from api.params import int_arg
 from services import current_services
 
 blueprint = Blueprint("plans", __name__, url_prefix="/api/plans")
@@ -24,26 +25,13 @@ MAX_TEXT_CHARS = 2_000_000  # a big EXPLAIN FORMAT=JSON is ~100 kB; this stops a
 PARSE_FORMATS = ("auto", "json", "tree")
 
 
-def _limit() -> int:
-    raw = request.args.get("limit")
-    if raw is None or raw == "":
-        return 200
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError(f"limit must be a whole number, got {raw!r}") from None
-    if not 1 <= value <= MAX_LIMIT:
-        raise ApiError(f"limit must be from 1 to {MAX_LIMIT}")
-    return value
-
-
 @blueprint.get("")
 def list_plans():
     """Plans of one instance and/or query id, most recently seen first."""
     plans = current_services().store.plans.list(
         instance_id=request.args.get("instance_id") or None,
         query_id=request.args.get("query_id") or None,
-        limit=_limit(),
+        limit=int_arg("limit", 200, 1, MAX_LIMIT),
     )
     return jsonify({"plans": plans})
 

@@ -6,6 +6,7 @@ from flask import Blueprint, jsonify, request
 
 from api.cloudwatch import json_body
 from api.errors import ApiError
+from api.params import int_arg
 from services import current_services
 
 blueprint = Blueprint("realtime", __name__, url_prefix="/api/realtime")
@@ -48,13 +49,7 @@ def status():
 
 @blueprint.get("/queries")
 def queries():
-    raw_limit = request.args.get("limit", "100")
-    try:
-        limit = int(raw_limit)
-    except ValueError:
-        raise ApiError(f"limit must be a whole number, got {raw_limit!r}") from None
-    if not 1 <= limit <= 1000:
-        raise ApiError("limit must be from 1 to 1000")
+    limit = int_arg("limit", 100, 1, 1000)
     rows = current_services().store.captures.recent(
         instance_id=request.args.get("instance_id") or None,
         since=request.args.get("since") or None, limit=limit)

@@ -13,7 +13,8 @@ import json
 import re
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -145,19 +146,23 @@ class SqliteBackend:
                 (doc_id, self._dump(doc_id, doc)),
             )
 
-    def put_many(self, collection: str, docs: list[dict[str, Any]]) -> None:
-        table = self._ensure_table(collection)
-        rows = [(d["_id"], self._dump(d["_id"], d)) for d in docs]
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction on the single writer connection."""
         with self._write_lock:
             self._writer.execute("BEGIN IMMEDIATE")
             try:
-                self._writer.executemany(
-                    f"INSERT OR REPLACE INTO {table} (id, doc) VALUES (?, ?)", rows
-                )
+                yield self._writer
                 self._writer.execute("COMMIT")
             except BaseException:
                 self._writer.execute("ROLLBACK")
                 raise
+
+    def put_many(self, collection: str, docs: list[dict[str, Any]]) -> None:
+        table = self._ensure_table(collection)
+        rows = [(d["_id"], self._dump(d["_id"], d)) for d in docs]
+        with self._transaction() as writer:
+            writer.executemany(f"INSERT OR REPLACE INTO {table} (id, doc) VALUES (?, ?)", rows)
 
     def insert(self, collection: str, doc_id: str, doc: dict[str, Any]) -> None:
         table = self._ensure_table(collection)
@@ -220,38 +225,20 @@ class SqliteBackend:
         table = self._ensure_table(collection)
         clause, params = _where_sql(where)
         rows = [(d["_id"], self._dump(d["_id"], d)) for d in docs]
-        with self._write_lock:
-            self._writer.execute("BEGIN IMMEDIATE")
-            try:
-                self._writer.execute(f"DELETE FROM {table} WHERE {clause}", params)
-                self._writer.executemany(
-                    f"INSERT OR REPLACE INTO {table} (id, doc) VALUES (?, ?)", rows
-                )
-                self._writer.execute("COMMIT")
-            except BaseException:
-                self._writer.execute("ROLLBACK")
-                raise
+        with self._transaction() as writer:
+            writer.execute(f"DELETE FROM {table} WHERE {clause}", params)
+            writer.executemany(f"INSERT OR REPLACE INTO {table} (id, doc) VALUES (?, ?)", rows)
 
     def acquire_lease(self, name: str, owner: str, now: str, expires: str) -> bool:
         table = self._ensure_table("leases")
         doc = self._dump(name, {"owner": owner, "expires": expires})
-        with self._write_lock:
-            self._writer.execute("BEGIN IMMEDIATE")
-            try:
-                row = self._writer.execute(
-                    f"SELECT doc FROM {table} WHERE id = ?", (name,)
-                ).fetchone()
-                current = json.loads(row[0]) if row else None
-                free = (current is None or current["owner"] == owner
-                        or current["expires"] < now)
-                if free:
-                    self._writer.execute(
-                        f"INSERT OR REPLACE INTO {table} (id, doc) VALUES (?, ?)", (name, doc)
-                    )
-                self._writer.execute("COMMIT")
-            except BaseException:
-                self._writer.execute("ROLLBACK")
-                raise
+        with self._transaction() as writer:
+            row = writer.execute(f"SELECT doc FROM {table} WHERE id = ?", (name,)).fetchone()
+            current = json.loads(row[0]) if row else None
+            free = current is None or current["owner"] == owner or current["expires"] < now
+            if free:
+                writer.execute(f"INSERT OR REPLACE INTO {table} (id, doc) VALUES (?, ?)",
+                               (name, doc))
         return free
 
     def ping(self) -> None:
