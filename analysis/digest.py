@@ -46,7 +46,10 @@ DEFAULT_EXAMPLE_CHARS = 65536
 _FP_CACHE_SIZE = 4096
 _FP_CACHE_MAX_SQL = 4096
 _EPOCH_ORDINAL = datetime(1970, 1, 1).toordinal()
-_seq = itertools.count()  # tie-breaker so heap entries never compare statements
+# Example heaps hold (query_time, seq, ...), seq counting *down*: the heap's root is the
+# fastest example and, among equally fast ones, the latest, so the K kept are the K slowest,
+# earliest first on ties -- one total order, which makes merging exact (see merge).
+_seq = itertools.count(0, -1)
 _log = math.log
 _ceil = math.ceil
 
@@ -211,7 +214,7 @@ class DigestStats:
         self.users: dict[str, int] = {}
         self.hosts: dict[str, int] = {}
         self.databases: dict[str, int] = {}
-        # min-heap of (query_time, seq, sql, db, time, truncated): the K slowest
+        # min-heap of (query_time, seq, sql, db, time, truncated): the K slowest (see _seq)
         self.examples: list[tuple[float, int, str, str | None, datetime | None, bool]] = []
         self.examples_per_digest = examples_per_digest
         self.max_example_chars = max_example_chars
@@ -273,23 +276,47 @@ class DigestStats:
                 self.first_seen = t
             if self.last_seen is None or t > self.last_seen:
                 self.last_seen = t
-            h = _hour_index(t)
+            if t.tzinfo is not UTC and t.utcoffset():  # _hour_index, inlined
+                t = t.astimezone(UTC)
+            h = (t.toordinal() - _EPOCH_ORDINAL) * 24 + t.hour
+            t = e.time
             bucket = self.hourly.get(h)
             if bucket is None:
                 self.hourly[h] = [1, qt]
             else:
                 bucket[0] += 1
                 bucket[1] += qt
-        for counts, key in ((self.users, e.user), (self.hosts, e.host or e.ip),
-                            (self.databases, e.db)):
-            if key is None:
-                key = ""
-            if key in counts:
-                counts[key] += 1
-            elif len(counts) < MAX_DISTINCT:
-                counts[key] = 1
-            else:
-                counts[OTHER] = counts.get(OTHER, 0) + 1
+        # users, hosts, databases: _bump, unrolled
+        key = e.user
+        if key is None:
+            key = ""
+        counts = self.users
+        if key in counts:
+            counts[key] += 1
+        elif len(counts) < MAX_DISTINCT:
+            counts[key] = 1
+        else:
+            counts[OTHER] = counts.get(OTHER, 0) + 1
+        key = e.host or e.ip
+        if key is None:
+            key = ""
+        counts = self.hosts
+        if key in counts:
+            counts[key] += 1
+        elif len(counts) < MAX_DISTINCT:
+            counts[key] = 1
+        else:
+            counts[OTHER] = counts.get(OTHER, 0) + 1
+        key = e.db
+        if key is None:
+            key = ""
+        counts = self.databases
+        if key in counts:
+            counts[key] += 1
+        elif len(counts) < MAX_DISTINCT:
+            counts[key] = 1
+        else:
+            counts[OTHER] = counts.get(OTHER, 0) + 1
         ex = self.examples
         if len(ex) < self.examples_per_digest or (ex and qt > ex[0][0]):
             self._push_example((qt, next(_seq), e.sql, e.db, t, False))
@@ -334,8 +361,10 @@ class DigestStats:
                              (self.databases, other.databases)):
             for k, c in theirs.items():
                 _bump(mine, k, c)
-        for qt, _, sql, db, t, truncated in other.examples:
-            # re-number: sequence numbers from another process could collide with ours
+        # Re-numbered in their original order (sequence numbers from another process could
+        # collide with ours), after ours: the result is what one pass over our entries and
+        # then other's would keep, provided other's entries came later in the log.
+        for qt, _, sql, db, t, truncated in sorted(other.examples, key=lambda x: -x[1]):
             self._push_example((qt, next(_seq), sql, db, t, truncated))
         for h, (c, qt) in other.hourly.items():
             bucket = self.hourly.get(h)
@@ -388,7 +417,7 @@ class DigestStats:
                 {"sql": sql, "db": db, "time": _iso(t), "query_time": r6(qt),
                  "truncated": truncated}
                 for qt, _, sql, db, t, truncated in sorted(
-                    self.examples, key=lambda x: (-x[0], x[1]))
+                    self.examples, key=lambda x: (-x[0], -x[1]))
             ],
             "hourly": {
                 _hour_key(h): {"count": int(c), "query_time": r6(qt)}
@@ -440,7 +469,8 @@ class DigestAggregator:
         return result
 
     def add(self, instance_id: str, entry: SlowLogEntry) -> None:
-        fingerprint, query_id = self._classify(entry.sql)
+        hit = self._fp_cache.get(entry.sql)  # _classify's fast path, inlined
+        fingerprint, query_id = hit if hit is not None else self._classify(entry.sql)
         per_instance = self._stats.get(instance_id)
         if per_instance is None:
             per_instance = self._stats[instance_id] = {}
@@ -477,8 +507,18 @@ class DigestAggregator:
                 self.add_error(item)
         return self
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_fp_cache"] = {}  # a cache: not worth sending back from a worker process
+        return state
+
     def merge(self, other: DigestAggregator) -> DigestAggregator:
-        """Fold another aggregator (e.g. built by another thread) into this one."""
+        """Fold another aggregator (e.g. built by another thread) into this one.
+
+        Merging the aggregates of consecutive parts of a log, in log order, gives what one
+        pass over the whole log gives, up to float rounding in sums; except for the names
+        counted under ``"(other)"`` once a digest has seen ``MAX_DISTINCT`` users, hosts or
+        databases, which depend on where the parts were cut."""
         for instance_id, theirs in other._stats.items():
             mine = self._stats.setdefault(instance_id, {})
             for query_id, stats in theirs.items():

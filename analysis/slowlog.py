@@ -194,6 +194,10 @@ def _parse_user_host(rest: str) -> tuple[str | None, str | None, str | None, int
     return user or None, host or None, ip or None, thread_id
 
 
+def _user_host_of(line: str) -> tuple[str | None, str | None, str | None, int | None]:
+    return _parse_user_host(line[12:] if line[7:12] == "Host:" else line[7:])
+
+
 def _unquote_db(name: str) -> str:
     name = name.strip()
     if len(name) >= 2 and name[0] == "`" and name[-1] == "`":
@@ -208,7 +212,8 @@ class SlowLogStream:
     entries that omit them inherit them.  Feed entries in log order.
     """
 
-    __slots__ = ("current_db", "last_time", "_time_str", "_time_val", "_uh_cache")
+    __slots__ = ("current_db", "last_time", "_time_str", "_time_val", "_uh_cache",
+                 "_uh_prefix")
 
     def __init__(self, current_db: str | None = None) -> None:
         self.current_db = current_db
@@ -216,6 +221,23 @@ class SlowLogStream:
         self._time_str = ""
         self._time_val: datetime | None = None
         self._uh_cache: dict[str, tuple[str | None, str | None, str | None, int | None]] = {}
+        self._uh_prefix: dict[str, tuple[str | None, ...]] = {}
+
+    def _user_host_prefix(self, line: str, p: int, num: str) -> tuple[str | None, ...]:
+        """Cache ``(user, host, ip)`` of a ``# User@Host:`` line under its text before the
+        trailing thread id ``num`` (at ``p``), if they do not depend on the id: checked by
+        parsing the line again with another id.  ``()`` is cached when they do."""
+        key = line[:p]
+        uh = _user_host_of(line)
+        alt = _user_host_of(key + "Id: 1" + num)
+        if uh[3] == int(num) and alt[3] == int("1" + num) and alt[:3] == uh[:3]:
+            value: tuple[str | None, ...] = uh[:3]
+        else:
+            value = ()
+        if len(self._uh_prefix) >= _CACHE_SIZE:
+            self._uh_prefix.clear()
+        self._uh_prefix[key] = value
+        return value
 
     def parse(self, text: str) -> SlowLogEntry:
         """Parse one entry's text; raises :class:`SlowLogParseError` if it is not an entry."""
@@ -274,12 +296,24 @@ class SlowLogStream:
                     entry.time = self._time_val = _parse_time(value)
                     self._time_str = value
             elif tag == "# User@":
-                uh = self._uh_cache.get(line)
+                # The thread id changes from entry to entry, the user and host seldom do:
+                # cache by the text before a trailing "Id: N" (see _user_host_prefix).
+                p = line.rfind("Id:")
+                num = line[p + 3:].strip() if p > 0 else ""
+                uh = None
+                if num.isdigit() and num.isascii():
+                    by_prefix = self._uh_prefix.get(line[:p])
+                    if by_prefix is None:
+                        by_prefix = self._user_host_prefix(line, p, num)
+                    if by_prefix:
+                        uh = (by_prefix[0], by_prefix[1], by_prefix[2], int(num))
                 if uh is None:
-                    uh = _parse_user_host(line[12:] if line[7:12] == "Host:" else line[7:])
-                    if len(self._uh_cache) >= _CACHE_SIZE:
-                        self._uh_cache.clear()
-                    self._uh_cache[line] = uh
+                    uh = self._uh_cache.get(line)
+                    if uh is None:
+                        uh = _user_host_of(line)
+                        if len(self._uh_cache) >= _CACHE_SIZE:
+                            self._uh_cache.clear()
+                        self._uh_cache[line] = uh
                 entry.user, entry.host, entry.ip, tid = uh
                 if tid is not None:
                     entry.thread_id = tid
@@ -436,13 +470,18 @@ def split_entries(lines: Iterable[str]) -> Iterator[str]:
             yield text
 
 
-def iter_entries(lines: Iterable[str]) -> Iterator[SlowLogEntry | SlowLogParseError]:
+def iter_entries(lines: Iterable[str], stream: SlowLogStream | None = None
+                 ) -> Iterator[SlowLogEntry | SlowLogParseError]:
     """Parse a whole slow-log file's lines (an iterable, e.g. an open file) into entries.
 
     Streaming with constant memory (one entry's lines at a time).  Malformed entries are
-    yielded as :class:`SlowLogParseError` (with ``line``) instead of raised.
+    yielded as :class:`SlowLogParseError` (with ``line``, counted from 1 at the first of
+    ``lines``) instead of raised.  ``stream`` carries the current database and last time
+    in and out: pass one to start mid-file (where an earlier ``use``/``# Time:`` applies)
+    or to read its state afterwards.
     """
-    stream = SlowLogStream()
+    if stream is None:
+        stream = SlowLogStream()
     parse = stream._parse
     for start, buf in _split(lines):
         try:
