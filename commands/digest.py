@@ -2,20 +2,41 @@
 
 Prints one JSON object per digest (the fields of `GET /api/digests`) or pt's profile table.
 Malformed entries are counted and reported on stderr; they never stop the run.
+
+A big file is read by several processes (`--jobs`; by default one per CPU, at most one per
+`MIN_BYTES_PER_JOB`): it is cut into byte ranges at entry starts, this process digests the
+first range while a fresh interpreter per other range digests that one (fresh, not forked:
+this process carries the web app's imports, which forked copies would count again), and the
+aggregates are merged in file order, which gives what one pass gives (see
+`DigestAggregator.merge`). `use db;` is written only when the database changes and `# Time:`
+may be left out when it repeats, so a worker first finds the last entries before its range
+that set them (`state_at`) and starts from their values, as one pass would.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
+import itertools
 import json
+import os
+import pickle
+import subprocess
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
 from analysis.digest import DigestAggregator, DigestStats
 from analysis.fingerprint import fingerprint_and_id
-from analysis.slowlog import iter_entries
+from analysis.slowlog import SlowLogStream, iter_entries
+
+ROOT = Path(__file__).resolve().parent.parent
+MIN_BYTES_PER_JOB = 8 << 20  # below this a worker process costs more than it saves
+_BLOCK = 1 << 20
+_LOOKBACK = 64 << 10  # how far back to look for the line before a "# User@Host:" line
+_UNSET: Any = object()
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,23 +50,243 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="only the N digests with the most total time (default: all)")
     parser.add_argument("--examples", type=int, default=5,
                         help="slowest example statements kept per digest (default: 5)")
+    parser.add_argument("--jobs", type=int, default=0,
+                        help="processes reading the file (default: one per CPU, at most one "
+                             f"per {MIN_BYTES_PER_JOB >> 20} MiB; 1: no worker processes)")
 
 
-def _lines(path: str) -> Iterator[str]:
-    if path == "-":
-        yield from sys.stdin
-        return
+# ---- byte ranges ------------------------------------------------------------------------------
+def count_lines(raw: BinaryIO, start: int, end: int) -> int:
+    """Lines ending in bytes [start, end) as the text layer splits them (``newline=""``:
+    ``\n``, ``\r\n`` and a lone ``\r`` end one line each)."""
+    raw.seek(start)
+    left = end - start
+    lines = 0
+    cr = False  # the previous block ended with \r
+    while left > 0:
+        block = raw.read(min(_BLOCK, left))
+        if not block:
+            break
+        left -= len(block)
+        lines += block.count(b"\n")
+        if cr or b"\r" in block:
+            lines += block.count(b"\r") - block.count(b"\r\n") - (cr and block[0] == 0x0A)
+            cr = block[-1] == 0x0D
+    return lines
+
+
+def _open_text(path: str, start: int) -> TextIO:
+    raw = open(path, "rb")  # noqa: SIM115 -- the text wrapper owns and closes it
+    raw.seek(start)
     # Slow logs hold whatever bytes clients sent; never die on one bad byte.
-    with open(path, encoding="utf-8", errors="replace", newline="") as handle:
-        yield from handle
+    return io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="")
 
 
-def digest_file(path: str, instance_id: str = "file", examples: int = 5) -> DigestAggregator:
-    """Stream a slow-log file through the parser and the aggregator (memory ~ digests)."""
+def _read(raw: BinaryIO, start: int, end: int) -> bytes:
+    raw.seek(start)
+    return raw.read(max(0, end - start))
+
+
+def _rfind(raw: BinaryIO, needle: bytes, before: int, *, line_start: bool = False) -> int:
+    """The last position < ``before`` where ``needle`` starts, or -1; with ``line_start``,
+    only at the start of a line (0, or after ``\\n`` or ``\\r``).  Reads back a block at a
+    time, so memory stays small however far back it is."""
+    hi = before
+    while hi > 0:
+        lo = max(0, hi - _BLOCK)
+        pad = 1 if lo else 0  # one byte before the block, to see what precedes a match
+        data = _read(raw, lo - pad, hi + len(needle))
+        p = data.rfind(needle, pad, pad + hi - lo + len(needle) - 1)
+        while p >= 0:
+            if not line_start or p == 0 or data[p - 1] in b"\r\n":
+                return lo - pad + p
+            p = data.rfind(needle, pad, p + len(needle) - 1)
+        hi = lo
+    return -1
+
+
+def _prev_line(raw: BinaryIO, pos: int) -> bytes | None:
+    """The line ending just before ``pos`` (a line start), without its end; b"" at the
+    start of the file; None when it starts more than _LOOKBACK bytes back."""
+    if pos == 0:
+        return b""
+    lo = max(0, pos - _LOOKBACK)
+    data = _read(raw, lo, pos)
+    end = len(data) - 1  # data[end] ends the previous line
+    if end > 0 and data[end] == 0x0A and data[end - 1] == 0x0D:
+        end -= 1
+    p = max(data.rfind(b"\n", 0, end), data.rfind(b"\r", 0, end))
+    if p < 0 and lo > 0:
+        return None
+    return data[p + 1:end]
+
+
+def _is_entry_start(raw: BinaryIO, pos: int) -> bool:
+    """Does the parser start an entry with the line at ``pos`` (a line start)?  At a
+    ``# Time:`` line always; at a ``# User@Host:`` line unless it continues the entry a
+    ``# Time:`` line started -- counted as "no" too when a server banner (which the
+    parser skips) or a line too long to look at comes before it: a cut point can always
+    move on to the next entry."""
+    head = _read(raw, pos, pos + 12)
+    if head.startswith(b"# Time:"):
+        return True
+    if not head.startswith(b"# User@Host:"):
+        return False
+    prev = _prev_line(raw, pos)
+    return prev is not None and not prev.startswith((b"# Time:", b"Tcp port:", b"Time ")) \
+        and not prev.rstrip().endswith(b"started with:")
+
+
+def _next_entry_start(raw: BinaryIO, pos: int, limit: int) -> int:
+    """The first entry start in [pos, limit) just after a ``\\n``, or ``limit``."""
+    lo = max(pos - 1, 0)
+    while lo < limit:
+        data = _read(raw, lo, min(limit, lo + _BLOCK) + 2)
+        i = data.find(b"\n#")
+        while i >= 0 and lo + i + 1 < limit:
+            at = lo + i + 1
+            if at >= pos and _is_entry_start(raw, at):
+                return at
+            i = data.find(b"\n#", i + 1)
+        lo += _BLOCK
+    return limit
+
+
+def _entry_around(raw: BinaryIO, pos: int, limit: int) -> tuple[int, int]:
+    """(start, end): whole entries holding the line at ``pos``; ``end`` <= ``limit``, which
+    must be an entry start (or the end of the file)."""
+    start = pos + 1
+    while start > 0:
+        start = max(_rfind(raw, b"# Time:", start, line_start=True),
+                    _rfind(raw, b"# User@Host:", start, line_start=True))
+        if start > 0 and _read(raw, start - 1, start) == b"\n" and _is_entry_start(raw, start):
+            break
+    return max(start, 0), _next_entry_start(raw, pos + 1, limit)
+
+
+def _replay(raw: BinaryIO, start: int, end: int, stream: SlowLogStream) -> None:
+    text = io.TextIOWrapper(io.BytesIO(_read(raw, start, end)), encoding="utf-8",
+                            errors="replace", newline="")
+    for _ in iter_entries(text, stream):
+        pass
+
+
+def state_at(raw: BinaryIO, offset: int) -> tuple[str | None, datetime | None]:
+    """One pass's current database and last ``# Time:`` at ``offset`` (an entry start),
+    found by replaying only the last entries before it that can have set them: those with a
+    ``use ...`` line or a ``Schema:`` field, and with a ``# Time:`` line."""
+    db: str | None = None
+    use_at = _rfind(raw, b"use ", offset, line_start=True)
+    schema_at = _rfind(raw, b"Schema:", offset)
+    while max(use_at, schema_at) >= 0:
+        start, end = _entry_around(raw, max(use_at, schema_at), offset)
+        stream = SlowLogStream(_UNSET)
+        _replay(raw, start, end, stream)
+        if stream.current_db is not _UNSET:
+            db = stream.current_db
+            break
+        if use_at >= start:  # that `use` was not the entry's database, e.g. inside its SQL
+            use_at = _rfind(raw, b"use ", start, line_start=True)
+        if schema_at >= start:
+            schema_at = _rfind(raw, b"Schema:", start)
+    last_time: datetime | None = None
+    time_at = _rfind(raw, b"# Time:", offset, line_start=True)
+    while time_at >= 0:
+        start, end = _entry_around(raw, time_at, offset)
+        stream = SlowLogStream()
+        _replay(raw, start, end, stream)
+        if stream.last_time is not None:
+            last_time = stream.last_time
+            break
+        time_at = _rfind(raw, b"# Time:", min(start, time_at), line_start=True)
+    return db, last_time
+
+
+def split_ranges(path: str, parts: int) -> list[tuple[int, int]]:
+    """Cut a file into at most ``parts`` byte ranges of about equal size at entry starts."""
+    size = os.path.getsize(path)
+    cuts = [0]
+    with open(path, "rb", buffering=0) as raw:
+        for k in range(1, parts):
+            at = _next_entry_start(raw, max(size * k // parts, cuts[-1] + 1), size)
+            if at >= size:
+                break
+            cuts.append(at)
+    return list(zip(cuts, cuts[1:] + [size], strict=True))
+
+
+# ---- digesting -------------------------------------------------------------------------------
+def digest_range(path: str, start: int, end: int, instance_id: str = "file",
+                 examples: int = 5) -> tuple[DigestAggregator, int | None]:
+    """Digest bytes [start, end) of a file (``start`` an entry start, ``end`` one or the end
+    of the file) as one pass over the whole file would.  Also returns the number of lines in
+    the range, None for a range to the end of the file (not counted: nothing follows it).
+    Error samples' line numbers count from ``start``."""
     aggregator = DigestAggregator(fingerprint_and_id, examples_per_digest=examples)
-    return aggregator.add_all(instance_id, iter_entries(_lines(path)))
+    stream = SlowLogStream()
+    with open(path, "rb", buffering=0) as raw:
+        if start:
+            stream.current_db, stream.last_time = state_at(raw, start)
+        lines = None if end >= os.fstat(raw.fileno()).st_size else count_lines(raw, start, end)
+    with _open_text(path, start) as text:
+        # The text layer reads on past `end`: stop after the range's lines.
+        aggregator.add_all(instance_id,
+                           iter_entries(itertools.islice(text, lines), stream))
+    return aggregator, lines
 
 
+def _worker() -> None:
+    """Entry point of a worker process: ``argv[2]`` is the JSON list of `digest_range`'s
+    arguments; the pickled result goes to stdout."""
+    result = digest_range(*json.loads(sys.argv[2]))
+    sys.stdout.buffer.write(pickle.dumps(result, pickle.HIGHEST_PROTOCOL))
+
+
+def _spawn(args: list[Any]) -> subprocess.Popen[bytes]:
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); "
+            "from commands.digest import _worker; _worker()")
+    return subprocess.Popen([sys.executable, "-c", code, str(ROOT), json.dumps(args)],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
+
+
+def default_jobs(path: str) -> int:
+    if path == "-":
+        return 1
+    return max(1, min(os.cpu_count() or 1, os.path.getsize(path) // MIN_BYTES_PER_JOB))
+
+
+def digest_file(path: str, instance_id: str = "file", examples: int = 5,
+                jobs: int = 1) -> DigestAggregator:
+    """Digest a slow-log file (memory ~ digests) with ``jobs`` processes."""
+    if path == "-":
+        aggregator = DigestAggregator(fingerprint_and_id, examples_per_digest=examples)
+        return aggregator.add_all(instance_id, iter_entries(sys.stdin))
+    path = os.path.abspath(path)
+    ranges = split_ranges(path, jobs) if jobs > 1 else [(0, os.path.getsize(path))]
+    procs = [_spawn([path, start, end, instance_id, examples]) for start, end in ranges[1:]]
+    try:
+        aggregator, first_lines = digest_range(path, *ranges[0], instance_id, examples)
+        lines = first_lines or 0
+        for proc, (start, end) in zip(procs, ranges[1:], strict=True):
+            out, _ = proc.communicate()
+            if proc.returncode:
+                raise RuntimeError(f"the worker for bytes {start}-{end} failed "
+                                   f"(exit status {proc.returncode})")
+            part, part_lines = pickle.loads(out)
+            for sample in part.error_samples:
+                if sample.get("line") is not None:
+                    sample["line"] += lines
+            lines += part_lines or 0
+            aggregator.merge(part)
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    return aggregator
+
+
+# ---- output -----------------------------------------------------------------------------------
 def render_profile(digests: Iterable[DigestStats], total_time: float) -> str:
     """pt-query-digest's `# Profile` table: rank, id, response time and share, calls, R/call."""
     header = (f"# {'Rank':>4} {'Query ID':<32} {'Response time':>18} {'Calls':>8} "
@@ -78,10 +319,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {args.file}: no such file", file=sys.stderr)
         return 2
     try:
-        aggregator = digest_file(args.file, args.instance, args.examples)
+        jobs = args.jobs if args.jobs > 0 else default_jobs(args.file)
+        aggregator = digest_file(args.file, args.instance, args.examples, jobs)
     except OSError as exc:
         print(f"error: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
         return 2
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     write_digests(aggregator, args.format, args.limit, sys.stdout)
     summary: dict[str, Any] = aggregator.summary()
     print(f"{summary['entries']:,} entries, {summary['digests']:,} digests, "
