@@ -31,7 +31,7 @@ Pure: no I/O.
 
 from __future__ import annotations
 
-__all__ = ["MASK", "mask_literals"]
+__all__ = ["MASK", "mask_literals", "mask_plan"]
 
 MASK = "?"
 _DIGITS = "0123456789"
@@ -163,3 +163,32 @@ def mask_literals(sql: str) -> str:
             out.append(ch)
             i += 1
     return "".join(out)
+
+
+_VALUE_KEYS = frozenset({"text", "lookup", "ref"})
+
+
+def _holds_values(key: str) -> bool:
+    """Plan fields that can quote the statement's values (TREE line text, lookups, filters)."""
+    return key in _VALUE_KEYS or key.endswith(("condition", "filter"))
+
+
+def mask_plan(node: dict) -> dict:
+    """A copy of a plan node tree (the API NODE shape) with literals masked in its conditions.
+
+    Plans carry the statement's values in attached conditions (``o.email = 'x@y.z'``); the UI
+    shows them masked unless the user asks, like example statements.
+
+    >>> mask_plan({"condition": "o.id <= 10", "children": [{"condition": None,
+    ...            "extra": {"ref": "const", "rows_note": 5}, "children": []}]})
+    {'condition': 'o.id <= ?', 'children': [{'condition': None, 'extra': {'ref': 'const', \
+'rows_note': 5}, 'children': []}]}
+    """
+    masked = dict(node)
+    if isinstance(masked.get("condition"), str):
+        masked["condition"] = mask_literals(masked["condition"])
+    if isinstance(masked.get("extra"), dict):
+        masked["extra"] = {k: mask_literals(v) if isinstance(v, str) and _holds_values(k)
+                           else v for k, v in masked["extra"].items()}
+    masked["children"] = [mask_plan(child) for child in node.get("children") or []]
+    return masked

@@ -32,6 +32,7 @@ from dash import (
 
 from analysis.errors import PlanParseError
 from analysis.findings import find_problems
+from analysis.masking import mask_plan
 from analysis.plan import PlanNode, costliest_path, parse_plan, plan_hash
 from components.empty_state import create_empty_state
 from components.plan_findings import create_findings_panel
@@ -121,6 +122,9 @@ def layout(plan_id: str | None = None, **_kwargs: object) -> html.Div:
         html.Div(id="plan-view", style=HIDDEN, children=[
             html.Div(id="plan-header", className="mb-2"),
             html.Div(id="plan-history", className="mb-2"),
+            dbc.Switch(id="plan-show-literals", value=False, className="mb-2",
+                       label="Show literals (conditions and raw output may hold personal "
+                             "data)"),
             create_plan_legend(),
             dbc.Row([
                 dbc.Col(dbc.Tabs(id="plan-tabs", active_tab="plan-tab-visual", children=[
@@ -293,8 +297,9 @@ def _stored(plan_id: str) -> dict[str, Any]:
     Output("plan-raw-tree", "children"),
     Output("plan-findings", "children"),
     Input("plans-current", "data"),
+    Input("plan-show-literals", "value"),
 )
-def show_plan(plan: dict | None):
+def show_plan(plan: dict | None, show_literals: bool | None):
     if not plan or "missing" in plan:
         heading = "No plan selected"
         body: list[Any] = list(EMPTY_TEXT)
@@ -305,7 +310,8 @@ def show_plan(plan: dict | None):
         empty = [html.H5(heading, className="alert-heading"), html.Div(body)]
         return (empty, {}, HIDDEN, None, None, create_plan_figure(None, [], []), None, [],
                 None, None, None)
-    root = plan.get("root")
+    masked = _masked(plan, show_literals)
+    root = _visible_root(plan, show_literals)
     findings = plan.get("findings") or []
     costliest = _costliest(root)
     history = (current_services().store.plans.list(instance_id=plan.get("instance_id"),
@@ -323,8 +329,8 @@ def show_plan(plan: dict | None):
         _history(plan, history),
         create_plan_figure(root, costliest, findings), note,
         create_plan_elements(root, costliest, findings),
-        create_raw_view("json", formats.get("json")),
-        create_raw_view("tree", formats.get("tree")),
+        _raw("json", formats.get("json"), masked),
+        _raw("tree", formats.get("tree"), masked),
         create_findings_panel(findings, root or {}),
     )
 
@@ -382,13 +388,35 @@ def _history(plan: Mapping[str, Any], history: list[Mapping[str, Any]]) -> html.
     ])
 
 
+def _masked(plan: Mapping[str, Any], show_literals: bool | None) -> bool:
+    """Stored plans come from captured statements: their values are masked by default. A
+    pasted plan is the user's own text and is shown as pasted."""
+    return plan.get("source") == "stored" and not show_literals
+
+
+def _visible_root(plan: Mapping[str, Any] | None, show_literals: bool | None) -> dict | None:
+    root = (plan or {}).get("root")
+    if root and _masked(plan or {}, show_literals):
+        return mask_plan(root)
+    return root
+
+
+def _raw(fmt: str, entry: Mapping[str, Any] | None, masked: bool) -> html.Div:
+    if masked and entry and entry.get("text"):
+        return create_raw_view(fmt, {**entry, "text": None, "error": None,
+                                     "note": "The raw output quotes the statement's values: "
+                                             "switch on Show literals to see it."})
+    return create_raw_view(fmt, entry)
+
+
 @callback(
     Output("plan-node-details", "children"),
     Input("plan-graph", "tapNodeData"),
     Input("plans-current", "data"),
+    State("plan-show-literals", "value"),
 )
-def show_node(tapped: dict | None, plan: dict | None):
-    root = (plan or {}).get("root")
+def show_node(tapped: dict | None, plan: dict | None, show_literals: bool | None):
+    root = _visible_root(plan, show_literals)
     if ctx.triggered_id != "plan-graph" or not tapped or not root:
         return create_node_details(None, [])
     return create_node_details(find_plan_node(root, str(tapped.get("id"))),

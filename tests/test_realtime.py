@@ -292,7 +292,10 @@ def test_from_a_captured_query_to_its_plan_in_three_views(dash_duo, realtime_app
     assert table_node
     _cy(dash_duo, f"cy.getElementById('{table_node}').emit('tap'); return true;")
     dash_duo.wait_for_contains_text("#plan-node-details", "Access type range")
+    dash_duo.wait_for_contains_text("#plan-node-details", "o.`id` <= ?")  # masked
     _open_tab(dash_duo, "Raw")
+    dash_duo.wait_for_contains_text("#plan-raw-json", "switch on Show literals")
+    _click(dash_duo, dash_duo.find_element("label[for='plan-show-literals']"))
     dash_duo.wait_for_contains_text("#plan-raw-json", '"query_block"')
     dash_duo.wait_for_contains_text("#plan-raw-tree", "1791")
     logs = [e for e in dash_duo.get_logs() or [] if e.get("level") == "SEVERE"]
