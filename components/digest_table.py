@@ -223,6 +223,8 @@ COLUMNS: list[dict[str, Any]] = [
      "filter": "agTextColumnFilter", "tooltipField": "query_id", "cellClass": "font-monospace",
      "valueFormatter": {"function": "params.value == null ? '' : params.value.slice(-16)"},
      "minWidth": 150, "maxWidth": 160},
+    {"field": "instance_id", "headerName": "Instance", "sortable": False, "minWidth": 120,
+     "maxWidth": 170, "tooltipField": "instance_id"},
     {"field": "fingerprint", "headerName": "Fingerprint", "sortable": False,
      "filter": "agTextColumnFilter", "tooltipField": "fingerprint",
      "cellClass": "font-monospace digest-fingerprint", "flex": 4, "minWidth": 300},
@@ -248,8 +250,6 @@ COLUMNS: list[dict[str, Any]] = [
      "valueFormatter": {"function": "params.value == null ? '' : "
                                     "params.value.slice(0, 16).replace('T', ' ')"},
      "minWidth": 132, "maxWidth": 150},
-    {"field": "instance_id", "headerName": "Instance", "sortable": False, "minWidth": 120,
-     "tooltipField": "instance_id"},
 ]
 
 
