@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, callback, html
+from dash import Input, Output, callback, dcc, html
 
 from components.empty_state import create_empty_state
 from services import current_services
@@ -55,7 +55,49 @@ def show_overview(_pathname: str | None):
         _stat_card("Real-time targets", summary["realtime_targets"], "overview-realtime"),
         _stat_card("Gone", gone, "overview-gone"),
     ], className="g-3 mb-3"))
-    refreshed = summary["refreshed_at"] or "never"
-    blocks.append(html.P(f"Inventory last refreshed: {refreshed}", className="text-muted",
+    refreshed = (summary["refreshed_at"] or "never")[:19].replace("T", " ")
+    blocks.append(html.P(f"Inventory last refreshed: {refreshed} UTC", className="text-muted",
                          id="overview-refreshed"))
+    blocks.extend(_latest_collection(services))
+    return blocks
+
+
+def _latest_collection(services) -> list:
+    """The newest run and the period's heaviest statements: where a DBA starts reading."""
+    runs = services.store.runs.recent(1)
+    periods = services.store.digests.periods()
+    if not runs and not periods:
+        return [dbc.Alert(["No slow logs collected yet. ",
+                           dcc.Link("Collect a month", href="/collection"), "."],
+                          color="light", id="overview-no-digests")]
+    blocks: list = []
+    if runs:
+        run = runs[0]
+        period = run.get("period") or {}
+        blocks.append(html.P([
+            html.Strong("Latest collection: "),
+            f"{period.get('start_date')} .. {period.get('end_date')} — {run['status']}, "
+            f"{run.get('total_queries', 0):,} slow queries from "
+            f"{run.get('processed_instances', 0)}/{run.get('total_instances', 0)} instances. ",
+            dcc.Link("History", href="/collection"),
+        ], id="overview-latest-run"))
+    if periods:
+        rows, _total = services.store.digests.page(period=periods[0], limit=5)
+        totals = services.store.digests.totals(period=periods[0])
+        share = totals["query_time"] or 1.0
+        blocks.append(html.H5(f"Heaviest statements in {periods[0]}"))
+        blocks.append(dbc.Table([
+            html.Thead(html.Tr([html.Th("Instance"), html.Th("Fingerprint"),
+                                html.Th("Total s", className="text-end"),
+                                html.Th("% of all", className="text-end"),
+                                html.Th("Calls", className="text-end")])),
+            html.Tbody([html.Tr([
+                html.Td(d["instance_id"]),
+                html.Td(html.Code(d["fingerprint"][:110]), className="text-truncate"),
+                html.Td(f"{d['query_time']['sum']:,.1f}", className="text-end"),
+                html.Td(f"{100 * d['query_time']['sum'] / share:.1f}", className="text-end"),
+                html.Td(f"{d['count']:,}", className="text-end"),
+            ]) for d in rows]),
+        ], size="sm", hover=True, id="overview-top-digests"))
+        blocks.append(dcc.Link("All digests", href="/digests"))
     return blocks

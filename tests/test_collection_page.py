@@ -47,5 +47,10 @@ def test_collect_shows_live_progress_to_100_and_the_history(dash_duo,
                           "[col-id='fingerprint']").click()
     dash_duo.wait_for_text_to_equal("#digest-fingerprint", "select * from orders where id = ?")
     dash_duo.wait_for_contains_text("#digest-example-0", "SELECT * FROM orders WHERE id = ?")
+    dash_duo.find_element("#digest-modal .btn-close").click()
+    dash_duo.wait_for_no_elements("#digest-modal .modal-body", timeout=5)
+    dash_duo.find_element("#nav-overview").click()
+    dash_duo.wait_for_contains_text("#overview-latest-run", "completed, 9 slow queries")
+    dash_duo.wait_for_contains_text("#overview-top-digests", "delete from carts")
     logs = [e for e in dash_duo.get_logs() or [] if e.get("level") == "SEVERE"]
     assert logs == [], [e["message"] for e in logs]
