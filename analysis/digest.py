@@ -291,8 +291,9 @@ class DigestStats:
         if key is None:
             key = ""
         counts = self.users
-        if key in counts:
-            counts[key] += 1
+        c = counts.get(key)
+        if c is not None:
+            counts[key] = c + 1
         elif len(counts) < MAX_DISTINCT:
             counts[key] = 1
         else:
@@ -301,8 +302,9 @@ class DigestStats:
         if key is None:
             key = ""
         counts = self.hosts
-        if key in counts:
-            counts[key] += 1
+        c = counts.get(key)
+        if c is not None:
+            counts[key] = c + 1
         elif len(counts) < MAX_DISTINCT:
             counts[key] = 1
         else:
@@ -311,8 +313,9 @@ class DigestStats:
         if key is None:
             key = ""
         counts = self.databases
-        if key in counts:
-            counts[key] += 1
+        c = counts.get(key)
+        if c is not None:
+            counts[key] = c + 1
         elif len(counts) < MAX_DISTINCT:
             counts[key] = 1
         else:
@@ -469,8 +472,15 @@ class DigestAggregator:
         return result
 
     def add(self, instance_id: str, entry: SlowLogEntry) -> None:
-        hit = self._fp_cache.get(entry.sql)  # _classify's fast path, inlined
-        fingerprint, query_id = hit if hit is not None else self._classify(entry.sql)
+        sql = entry.sql
+        hit = self._fp_cache.get(sql)  # _classify, inlined
+        if hit is None:
+            hit = self.fingerprinter(sql)
+            if len(sql) <= _FP_CACHE_MAX_SQL and self.fingerprint_cache > 0:
+                if len(self._fp_cache) >= self.fingerprint_cache:
+                    self._fp_cache.clear()
+                self._fp_cache[sql] = hit
+        fingerprint, query_id = hit
         per_instance = self._stats.get(instance_id)
         if per_instance is None:
             per_instance = self._stats[instance_id] = {}
@@ -499,12 +509,31 @@ class DigestAggregator:
     def add_all(self, instance_id: str,
                 items: Iterable[SlowLogEntry | SlowLogParseError]) -> DigestAggregator:
         """Add the output of :func:`iter_entries` (entries and errors)."""
-        add = self.add
+        # add(), inlined: this loop runs once per entry of a file
+        cache = self._fp_cache
+        fingerprinter = self.fingerprinter
+        per_instance = self._stats.get(instance_id)
         for item in items:
-            if isinstance(item, SlowLogEntry):
-                add(instance_id, item)
-            else:
+            if not isinstance(item, SlowLogEntry):
                 self.add_error(item)
+                continue
+            sql = item.sql
+            hit = cache.get(sql)
+            if hit is None:
+                hit = fingerprinter(sql)
+                if len(sql) <= _FP_CACHE_MAX_SQL and self.fingerprint_cache > 0:
+                    if len(cache) >= self.fingerprint_cache:
+                        cache.clear()
+                    cache[sql] = hit
+            if per_instance is None:
+                per_instance = self._stats.setdefault(instance_id, {})
+            stats = per_instance.get(hit[1])
+            if stats is None:
+                stats = per_instance[hit[1]] = DigestStats(
+                    instance_id, hit[1], hit[0], self.examples_per_digest,
+                    self.max_example_chars)
+            stats.add(item)
+            self.entries += 1
         return self
 
     def __getstate__(self) -> dict[str, Any]:

@@ -225,11 +225,12 @@ def _fingerprint(query: str) -> str:
 _SHAPE_MAX_LENGTH = 8192
 _SHAPE_CACHE_SIZE = 4096
 _SHAPE_DIGITS = bytes.maketrans(b"123456789", b"000000000")
-_SHAPE_UNSAFE_START = re.compile(
-    rb"\s*call\s|administrator command: |SELECT /\*!0 SQL_NO_CACHE \*/", re.I)
+_SHAPE_UNSAFE_START = re.compile(rb"\s*call\s|administrator command: ", re.I)
+_SHAPE_UNSAFE_FIRST = b" \t\n\r\x0b\x0caAcC"  # the first bytes _SHAPE_UNSAFE_START can match
+_SHAPE_MYSQLDUMP = b"SELECT /*!0 SQL_NO_CACHE */"
 _SHAPE_INSERT = re.compile(r"(?:INSERT|REPLACE)", _A | re.I)
 _COMMENT_MARKERS = ("/*", "*/", "#", "--")
-_shape_cache: dict[bytes, str] = {}
+_shape_cache: dict[bytes, tuple[str, str]] = {}  # shape -> (fingerprint, id)
 _id_cache: dict[str, str] = {}
 
 
@@ -242,30 +243,36 @@ def _shape(sql: str) -> bytes | None:
     if len(sql) > _SHAPE_MAX_LENGTH:
         return None
     key = sql
+    comments = "/*" in sql or "*/" in sql or "#" in sql or "--" in sql
     if "'" in sql or '"' in sql:
         key, n = _STRINGS.subn("''", sql)
         if key.count("'") + key.count('"') != 2 * n:
             return None
-        for marker in _COMMENT_MARKERS:
-            if marker in sql and sql.count(marker) != key.count(marker):
-                return None
-        if _SHAPE_INSERT.match(sql) and (
+        if comments:
+            for marker in _COMMENT_MARKERS:
+                if marker in sql and sql.count(marker) != key.count(marker):
+                    return None
+            if "/*" in sql:
+                key = _STRINGS.sub(_quote_kind, sql)
+        if sql[:1] in "iIrR" and _SHAPE_INSERT.match(sql) and (
                 sql.lower().count("values") != key.lower().count("values")):
             return None
-        if "/*" in sql:
-            key = _STRINGS.sub(_quote_kind, sql)
     head = key
-    if "/*" in head:
-        head = _MULTI_LINE_COMMENT.sub("", head)
-    if "#" in head or "--" in head:
-        head = _ONE_LINE_COMMENT.sub("", head)
+    if comments:
+        if "/*" in head:
+            head = _MULTI_LINE_COMMENT.sub("", head)
+        if "#" in head or "--" in head:
+            head = _ONE_LINE_COMMENT.sub("", head)
     if head[:4].lower() == "use ":
         return None
     shape = key.encode("utf-8", "surrogatepass").translate(_SHAPE_DIGITS)
     while b"00" in shape:
         shape = shape.replace(b"00", b"0")
-    if (b"0x" in shape or b"0X" in shape or b":0/0*/" in shape
-            or _SHAPE_UNSAFE_START.match(shape)):
+    if b"0x" in shape or b"0X" in shape:
+        return None
+    if shape[:1] in _SHAPE_UNSAFE_FIRST and _SHAPE_UNSAFE_START.match(shape):
+        return None
+    if comments and (b":0/0*/" in shape or shape.startswith(_SHAPE_MYSQLDUMP)):
         return None
     return shape
 
@@ -285,16 +292,7 @@ def fingerprint(sql: str) -> str:
     >>> fingerprint("SELECT * FROM t WHERE n = 'D''Angelo' AND h = 0xDEADBEEF")
     'select * from t where n = ? and h = ?'
     """
-    shape = _shape(sql)
-    if shape is None:
-        return _fingerprint(sql)
-    fp = _shape_cache.get(shape)
-    if fp is None:
-        fp = _fingerprint(sql)
-        if len(_shape_cache) >= _SHAPE_CACHE_SIZE:
-            _shape_cache.clear()
-        _shape_cache[shape] = fp
-    return fp
+    return fingerprint_and_id(sql)[0]
 
 
 def query_id(fingerprint: str) -> str:
@@ -317,11 +315,20 @@ def fingerprint_and_id(sql: str) -> tuple[str, str]:
     >>> fingerprint_and_id("select 1")
     ('select ?', '1FE1379FE2A31B8D16219655761820A2')
     """
-    fp = fingerprint(sql)
+    shape = _shape(sql)
+    if shape is not None:
+        hit = _shape_cache.get(shape)
+        if hit is not None:
+            return hit
+    fp = _fingerprint(sql)
     qid = _id_cache.get(fp)
     if qid is None:
         qid = query_id(fp)
         if len(_id_cache) >= _SHAPE_CACHE_SIZE:
             _id_cache.clear()
         _id_cache[fp] = qid
+    if shape is not None:
+        if len(_shape_cache) >= _SHAPE_CACHE_SIZE:
+            _shape_cache.clear()
+        _shape_cache[shape] = fp, qid
     return fp, qid
