@@ -20,30 +20,28 @@ class SettingsError(ValueError):
     """A setting is missing or malformed; the message names the variable and what is expected."""
 
 
-def _parse_int(low: int, high: int) -> Callable[[str], int]:
-    def parse(raw: str) -> int:
+def _parse_number(kind: type, low: float, high: float) -> Callable[[str], Any]:
+    """A parser for a number of `kind` (int or float) within [low, high]."""
+    expected = "a whole number" if kind is int else "a number"
+
+    def parse(raw: str) -> Any:
         try:
-            value = int(raw.strip())
+            value = kind(raw.strip())
         except ValueError:
-            raise ValueError(f"expected a whole number, got {raw!r}") from None
+            raise ValueError(f"expected {expected}, got {raw!r}") from None
         if not low <= value <= high:
             raise ValueError(f"expected a number from {low} to {high}, got {value}")
         return value
 
     return parse
+
+
+def _parse_int(low: int, high: int) -> Callable[[str], int]:
+    return _parse_number(int, low, high)
 
 
 def _parse_float(low: float, high: float) -> Callable[[str], float]:
-    def parse(raw: str) -> float:
-        try:
-            value = float(raw.strip())
-        except ValueError:
-            raise ValueError(f"expected a number, got {raw!r}") from None
-        if not low <= value <= high:
-            raise ValueError(f"expected a number from {low} to {high}, got {value}")
-        return value
-
-    return parse
+    return _parse_number(float, low, high)
 
 
 def _parse_bool(raw: str) -> bool:
