@@ -582,8 +582,8 @@ def iter_entries(lines: Iterable[str], stream: SlowLogStream | None = None
 
 
 def _count_lines(text: str, start: int, end: int, cr: bool) -> int:
-    """Line ends in text[start:end] as file iteration counts them (\n, \r\n and, when
-    ``cr``, i.e. text holds a \r, a lone \r)."""
+    """Line ends in text[start:end] as file iteration counts them (LF, CR LF and, when
+    ``cr``, i.e. text holds a CR, a lone CR)."""
     n = text.count("\n", start, end)
     if cr:
         n += text.count("\r", start, end) - text.count("\r\n", start, end)
@@ -614,7 +614,7 @@ def _last_entry_start(chunk: str) -> int:
 def iter_entries_text(chunks: Iterable[str], stream: SlowLogStream | None = None
                       ) -> Iterator[SlowLogEntry | SlowLogParseError]:
     """What :func:`iter_entries` yields for the lines of ``"".join(chunks)``, faster; each
-    chunk must end at a line end (e.g. a file read in blocks cut after a ``\n``).
+    chunk must end at a line end (e.g. a file read in blocks cut after a newline).
 
     Entries in the layout MySQL writes (``_STANDARD``) are parsed from one regex match;
     anything else, up to the next ``# Time:`` line, goes through :func:`iter_entries`.
