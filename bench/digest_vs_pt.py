@@ -11,6 +11,11 @@ counts every process of the tree: the sum over processes of each one's own peak 
 sampled from /proc every 20 ms) -- an upper bound of the true peak of the sum, which is
 printed too ("concurrent": the largest sum of VmRSS seen at one sample).
 
+Wall times mean something only on an otherwise idle machine: each run waits (up to
+`--max-wait` s) for the CPUs to be quiet, the CPU time other processes used during each run
+is printed ("others CPU s") with a warning when it is more than 10% of the machine, and
+`--repeat N` keeps each tool's fastest of N runs.
+
 In the same run it checks that both tools saw the same log: total entries and total
 Query_time of pt's `global` metrics against the sum over our digests, and per query class
 (pt's checksum = our query id) the count and Query_time sum.
@@ -141,6 +146,28 @@ class Sampler:
         self._stop.set()
 
 
+def _cpu_busy_seconds() -> float:
+    """CPU time the whole machine has spent busy since boot (all CPUs, from /proc/stat)."""
+    with open("/proc/stat") as fh:
+        fields = [int(x) for x in fh.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_for_quiet(max_wait: float, busy_limit: float = 0.15) -> float:
+    """Wait (at most ``max_wait`` s) until the machine's CPUs are less than ``busy_limit``
+    busy over one second; returns the last busy fraction seen."""
+    cpus = os.cpu_count() or 1
+    deadline = time.monotonic() + max_wait
+    while True:
+        before = _cpu_busy_seconds()
+        time.sleep(1.0)
+        busy = (_cpu_busy_seconds() - before) / cpus
+        if busy < busy_limit or time.monotonic() >= deadline:
+            return busy
+        print(f"  waiting: the CPUs are {busy:.0%} busy", flush=True)
+
+
 @dataclass
 class Result:
     tool: str
@@ -152,11 +179,13 @@ class Result:
     status: int
     stdout: Path
     stderr: str
+    others_cpu: float  # CPU seconds other processes of the machine used meanwhile
 
 
 def measure(tool: str, cmd: list[str], stdout: Path) -> Result:
     print(f"running {tool}: {' '.join(cmd)}", flush=True)
     with open(stdout, "wb") as out, tempfile.TemporaryFile() as err:
+        busy_before = _cpu_busy_seconds()
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=ROOT)
         sampler = Sampler(proc.pid)
@@ -164,6 +193,7 @@ def measure(tool: str, cmd: list[str], stdout: Path) -> Result:
         thread.start()
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - started
+        busy = _cpu_busy_seconds() - busy_before
         proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
         sampler.stop()
         thread.join()
@@ -171,9 +201,25 @@ def measure(tool: str, cmd: list[str], stdout: Path) -> Result:
         stderr = err.read().decode("utf-8", "replace")
     # ru_maxrss: the largest single process of the tree (kB on Linux); a floor for the sum
     peak_kb = max(sum(sampler.peaks_kb.values()), usage.ru_maxrss)
-    return Result(tool, wall, usage.ru_utime + usage.ru_stime, peak_kb / 1024,
-                  sampler.concurrent_kb / 1024, len(sampler.peaks_kb), proc.returncode,
-                  stdout, stderr)
+    cpu = usage.ru_utime + usage.ru_stime
+    return Result(tool, wall, cpu, peak_kb / 1024, sampler.concurrent_kb / 1024,
+                  len(sampler.peaks_kb), proc.returncode, stdout, stderr,
+                  max(0.0, busy - cpu))
+
+
+def measure_best(tool: str, cmd: list[str], stdout: Path, repeat: int,
+                 max_wait: float) -> Result:
+    """The run with the least wall time of ``repeat``, each started on a quiet machine."""
+    best: Result | None = None
+    for _ in range(repeat):
+        wait_for_quiet(max_wait)
+        result = measure(tool, cmd, stdout)
+        if result.status:
+            return result
+        if best is None or result.wall < best.wall:
+            best = result
+    assert best is not None
+    return best
 
 
 # ---- reading the outputs ------------------------------------------------------------------------
@@ -216,6 +262,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="our --jobs (default: the command's default, one per CPU)")
     parser.add_argument("--pt", default=shutil.which("pt-query-digest") or "pt-query-digest",
                         help="the pt-query-digest to run")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="runs of each tool; the least wall time counts (1)")
+    parser.add_argument("--max-wait", type=float, default=120.0,
+                        help="seconds to wait for a quiet machine before each run (120)")
     parser.add_argument("--min-speedup", type=float, default=5.0)
     parser.add_argument("--max-rss-mb", type=float, default=150.0)
     args = parser.parse_args(argv)
@@ -226,9 +276,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.jobs:
         ours_cmd += ["--jobs", str(args.jobs)]
     with tempfile.TemporaryDirectory(prefix="digest-bench-") as tmp:
-        pt = measure("pt-query-digest", [args.pt, "--output", "json", str(log)],
-                     Path(tmp) / "pt.json")
-        ours = measure("ours", ours_cmd, Path(tmp) / "ours.jsonl")
+        pt = measure_best("pt-query-digest", [args.pt, "--output", "json", str(log)],
+                          Path(tmp) / "pt.json", args.repeat, args.max_wait)
+        ours = measure_best("ours", ours_cmd, Path(tmp) / "ours.jsonl", args.repeat,
+                            args.max_wait)
         for r in (pt, ours):
             if r.status:
                 print(f"{r.tool} failed (exit status {r.status}):\n{r.stderr[-2000:]}")
@@ -237,13 +288,18 @@ def main(argv: list[str] | None = None) -> int:
         our_n, our_qt, our_unique, our_classes = our_totals(ours.stdout)
 
     print()
-    print(f"log: {log} ({size_mb:.1f} MB), {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.2f}")
+    cpus = os.cpu_count() or 1
+    print(f"log: {log} ({size_mb:.1f} MB), {cpus} CPUs, best of {args.repeat} run(s) each")
     print(f"{'tool':<18} {'wall s':>8} {'CPU s':>8} {'peak RSS MB':>12} {'processes':>10} "
-          f"{'(concurrent MB)':>16}")
+          f"{'(concurrent MB)':>16} {'others CPU s':>13}")
     for r in (pt, ours):
         print(f"{r.tool:<18} {r.wall:>8.2f} {r.cpu:>8.2f} {r.peak_mb:>12.1f} {r.processes:>10} "
-              f"{r.concurrent_mb:>16.1f}")
+              f"{r.concurrent_mb:>16.1f} {r.others_cpu:>13.2f}")
+    for r in (pt, ours):
+        if r.others_cpu > 0.1 * r.wall * cpus:
+            print(f"WARNING: other processes used {r.others_cpu:.1f} CPU s during the "
+                  f"{r.tool} run ({r.others_cpu / (r.wall * cpus):.0%} of the machine): "
+                  "its wall time is not reliable; run again on a quiet machine")
     speedup = pt.wall / ours.wall
     checks = [
         (f"speed: {speedup:.1f}x faster than pt-query-digest (wall; CPU time "

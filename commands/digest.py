@@ -5,32 +5,32 @@ Malformed entries are counted and reported on stderr; they never stop the run.
 
 A big file is read by several processes (`--jobs`; by default one per CPU, at most one per
 `MIN_BYTES_PER_JOB`): it is cut into byte ranges at entry starts, this process digests the
-first range while a fresh interpreter per other range digests that one (fresh, not forked:
-this process carries the web app's imports, which forked copies would count again), and the
-aggregates are merged in file order, which gives what one pass gives (see
-`DigestAggregator.merge`). `use db;` is written only when the database changes and `# Time:`
-may be left out when it repeats, so a worker first finds the last entries before its range
-that set them (`state_at`) and starts from their values, as one pass would.
+first range while a fresh interpreter per other range digests that one (a plain subprocess,
+not multiprocessing or a fork: nothing of this process is inherited or counted twice, and
+it starts in ~50 ms), and the aggregates are merged in file order, which gives what one pass
+gives (see `DigestAggregator.merge`). `use db;` is written only when the database changes
+and `# Time:` may be left out when it repeats, so a worker first finds the last entries
+before its range that set them (`state_at`) and starts from their values, as one pass would.
+Ranges are read in blocks of text and parsed by `iter_entries_text`.
 """
 
 from __future__ import annotations
 
 import argparse
 import io
-import itertools
 import json
 import os
 import pickle
 import subprocess
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
 from analysis.digest import DigestAggregator, DigestStats
 from analysis.fingerprint import fingerprint_and_id
-from analysis.slowlog import SlowLogStream, iter_entries
+from analysis.slowlog import SlowLogStream, iter_entries, iter_entries_text
 
 ROOT = Path(__file__).resolve().parent.parent
 MIN_BYTES_PER_JOB = 8 << 20  # below this a worker process costs more than it saves
@@ -56,51 +56,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 # ---- byte ranges ------------------------------------------------------------------------------
-def count_lines(raw: BinaryIO, start: int, end: int) -> int:
-    """Lines ending in bytes [start, end) as the text layer splits them (``newline=""``:
-    ``\n``, ``\r\n`` and a lone ``\r`` end one line each)."""
-    raw.seek(start)
-    left = end - start
-    lines = 0
-    cr = False  # the previous block ended with \r
-    while left > 0:
-        block = raw.read(min(_BLOCK, left))
-        if not block:
-            break
-        left -= len(block)
-        lines += block.count(b"\n")
-        if cr or b"\r" in block:
-            lines += block.count(b"\r") - block.count(b"\r\n") - (cr and block[0] == 0x0A)
-            cr = block[-1] == 0x0D
-    return lines
-
-
-def _open_text(path: str, start: int) -> TextIO:
-    raw = open(path, "rb")  # noqa: SIM115 -- the text wrapper owns and closes it
-    raw.seek(start)
-    # Slow logs hold whatever bytes clients sent; never die on one bad byte.
-    return io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="")
-
-
 def _read(raw: BinaryIO, start: int, end: int) -> bytes:
     raw.seek(start)
     return raw.read(max(0, end - start))
 
 
-def _rfind(raw: BinaryIO, needle: bytes, before: int, *, line_start: bool = False) -> int:
-    """The last position < ``before`` where ``needle`` starts, or -1; with ``line_start``,
-    only at the start of a line (0, or after ``\\n`` or ``\\r``).  Reads back a block at a
-    time, so memory stays small however far back it is."""
+def _rfind(raw: BinaryIO, needles: tuple[bytes, ...], before: int, *,
+           line_start: bool = False, anywhere: tuple[bytes, ...] = ()) -> int:
+    """The last position < ``before`` where one of ``needles`` starts (with
+    ``line_start``, at the start of a line: 0, or after ``\\n`` or ``\\r``) or one of
+    ``anywhere`` does; -1 if none.  Reads back a block at a time (4 KiB, doubling up to
+    _BLOCK), so memory stays small however far back it is."""
+    longest = max(len(n) for n in needles + anywhere)
     hi = before
+    step = 4096
     while hi > 0:
-        lo = max(0, hi - _BLOCK)
+        lo = max(0, hi - step)
+        step = min(step * 2, _BLOCK)
         pad = 1 if lo else 0  # one byte before the block, to see what precedes a match
-        data = _read(raw, lo - pad, hi + len(needle))
-        p = data.rfind(needle, pad, pad + hi - lo + len(needle) - 1)
-        while p >= 0:
-            if not line_start or p == 0 or data[p - 1] in b"\r\n":
-                return lo - pad + p
-            p = data.rfind(needle, pad, p + len(needle) - 1)
+        data = _read(raw, lo - pad, hi + longest)
+        best = -1
+        for needle in needles + anywhere:
+            p = data.rfind(needle, pad, pad + hi - lo + len(needle) - 1)
+            while p > best:
+                if (not line_start or needle in anywhere or p == 0
+                        or data[p - 1] in b"\r\n"):
+                    best = p
+                    break
+                p = data.rfind(needle, pad, p + len(needle) - 1)
+        if best >= 0:
+            return lo - pad + best
         hi = lo
     return -1
 
@@ -140,15 +125,17 @@ def _is_entry_start(raw: BinaryIO, pos: int) -> bool:
 def _next_entry_start(raw: BinaryIO, pos: int, limit: int) -> int:
     """The first entry start in [pos, limit) just after a ``\\n``, or ``limit``."""
     lo = max(pos - 1, 0)
+    step = 4096  # doubling up to _BLOCK: the next entry is usually near
     while lo < limit:
-        data = _read(raw, lo, min(limit, lo + _BLOCK) + 2)
+        data = _read(raw, lo, min(limit, lo + step) + 2)
         i = data.find(b"\n#")
         while i >= 0 and lo + i + 1 < limit:
             at = lo + i + 1
             if at >= pos and _is_entry_start(raw, at):
                 return at
             i = data.find(b"\n#", i + 1)
-        lo += _BLOCK
+        lo += step
+        step = min(step * 2, _BLOCK)
     return limit
 
 
@@ -157,8 +144,7 @@ def _entry_around(raw: BinaryIO, pos: int, limit: int) -> tuple[int, int]:
     must be an entry start (or the end of the file)."""
     start = pos + 1
     while start > 0:
-        start = max(_rfind(raw, b"# Time:", start, line_start=True),
-                    _rfind(raw, b"# User@Host:", start, line_start=True))
+        start = _rfind(raw, (b"# Time:", b"# User@Host:"), start, line_start=True)
         if start > 0 and _read(raw, start - 1, start) == b"\n" and _is_entry_start(raw, start):
             break
     return max(start, 0), _next_entry_start(raw, pos + 1, limit)
@@ -176,21 +162,21 @@ def state_at(raw: BinaryIO, offset: int) -> tuple[str | None, datetime | None]:
     found by replaying only the last entries before it that can have set them: those with a
     ``use ...`` line or a ``Schema:`` field, and with a ``# Time:`` line."""
     db: str | None = None
-    use_at = _rfind(raw, b"use ", offset, line_start=True)
-    schema_at = _rfind(raw, b"Schema:", offset)
-    while max(use_at, schema_at) >= 0:
-        start, end = _entry_around(raw, max(use_at, schema_at), offset)
+    before = offset
+    while True:
+        # the last `use` line, or MariaDB `Schema:` field (anywhere in a header line)
+        pos = _rfind(raw, (b"use ",), before, line_start=True, anywhere=(b"Schema:",))
+        if pos < 0:
+            break
+        start, end = _entry_around(raw, pos, offset)
         stream = SlowLogStream(_UNSET)
         _replay(raw, start, end, stream)
         if stream.current_db is not _UNSET:
             db = stream.current_db
             break
-        if use_at >= start:  # that `use` was not the entry's database, e.g. inside its SQL
-            use_at = _rfind(raw, b"use ", start, line_start=True)
-        if schema_at >= start:
-            schema_at = _rfind(raw, b"Schema:", start)
+        before = min(start, pos)  # e.g. a `use` inside a statement: look further back
     last_time: datetime | None = None
-    time_at = _rfind(raw, b"# Time:", offset, line_start=True)
+    time_at = _rfind(raw, (b"# Time:",), offset, line_start=True)
     while time_at >= 0:
         start, end = _entry_around(raw, time_at, offset)
         stream = SlowLogStream()
@@ -198,7 +184,7 @@ def state_at(raw: BinaryIO, offset: int) -> tuple[str | None, datetime | None]:
         if stream.last_time is not None:
             last_time = stream.last_time
             break
-        time_at = _rfind(raw, b"# Time:", min(start, time_at), line_start=True)
+        time_at = _rfind(raw, (b"# Time:",), min(start, time_at), line_start=True)
     return db, last_time
 
 
@@ -216,23 +202,63 @@ def split_ranges(path: str, parts: int) -> list[tuple[int, int]]:
 
 
 # ---- digesting -------------------------------------------------------------------------------
+def _blocks(raw: BinaryIO, start: int, end: int) -> Iterator[str]:
+    """The text of bytes [start, end) of a file in blocks of about _BLOCK bytes, each cut
+    after a newline (so a block never ends inside a line or a character)."""
+    raw.seek(start)
+    left = end - start
+    rest = b""
+    while left > 0:
+        block = raw.read(min(_BLOCK, left))
+        if not block:
+            break
+        left -= len(block)
+        if rest:
+            block = rest + block
+        cut = block.rfind(b"\n") + 1 if left > 0 else len(block)
+        rest = block[cut:]
+        if cut:
+            # Slow logs hold whatever bytes clients sent; never die on one bad byte.
+            yield (block[:cut] if rest else block).decode("utf-8", "replace")
+    if rest:
+        yield rest.decode("utf-8", "replace")
+
+
+def line_counts(path: str, offsets: list[int]) -> list[int]:
+    """The number of lines before each of ``offsets`` (ascending), as the text layer
+    splits lines (``newline=""``: LF, CR LF and a lone CR end one line each)."""
+    counts = []
+    lines = 0
+    cr = False  # the previous block ended with \r
+    with open(path, "rb", buffering=0) as raw:
+        pos = 0
+        for offset in offsets:
+            while pos < offset:
+                block = raw.read(min(_BLOCK, offset - pos))
+                if not block:
+                    break
+                pos += len(block)
+                lines += block.count(b"\n")
+                if cr or b"\r" in block:
+                    lines += (block.count(b"\r") - block.count(b"\r\n")
+                              - (cr and block[0] == 0x0A))  # a \r\n cut between blocks
+                    cr = block[-1] == 0x0D
+            counts.append(lines)
+    return counts
+
+
 def digest_range(path: str, start: int, end: int, instance_id: str = "file",
-                 examples: int = 5) -> tuple[DigestAggregator, int | None]:
+                 examples: int = 5) -> DigestAggregator:
     """Digest bytes [start, end) of a file (``start`` an entry start, ``end`` one or the end
-    of the file) as one pass over the whole file would.  Also returns the number of lines in
-    the range, None for a range to the end of the file (not counted: nothing follows it).
-    Error samples' line numbers count from ``start``."""
+    of the file) as one pass over the whole file would.  Error samples' line numbers count
+    from ``start``."""
     aggregator = DigestAggregator(fingerprint_and_id, examples_per_digest=examples)
     stream = SlowLogStream()
     with open(path, "rb", buffering=0) as raw:
         if start:
             stream.current_db, stream.last_time = state_at(raw, start)
-        lines = None if end >= os.fstat(raw.fileno()).st_size else count_lines(raw, start, end)
-    with _open_text(path, start) as text:
-        # The text layer reads on past `end`: stop after the range's lines.
-        aggregator.add_all(instance_id,
-                           iter_entries(itertools.islice(text, lines), stream))
-    return aggregator, lines
+        aggregator.add_all(instance_id, iter_entries_text(_blocks(raw, start, end), stream))
+    return aggregator
 
 
 def _worker() -> None:
@@ -265,18 +291,19 @@ def digest_file(path: str, instance_id: str = "file", examples: int = 5,
     ranges = split_ranges(path, jobs) if jobs > 1 else [(0, os.path.getsize(path))]
     procs = [_spawn([path, start, end, instance_id, examples]) for start, end in ranges[1:]]
     try:
-        aggregator, first_lines = digest_range(path, *ranges[0], instance_id, examples)
-        lines = first_lines or 0
-        for proc, (start, end) in zip(procs, ranges[1:], strict=True):
+        aggregator = digest_range(path, *ranges[0], instance_id, examples)
+        lines_before: list[int] | None = None  # counted only if an error sample needs it
+        for k, (proc, (start, end)) in enumerate(zip(procs, ranges[1:], strict=True), 1):
             out, _ = proc.communicate()
             if proc.returncode:
                 raise RuntimeError(f"the worker for bytes {start}-{end} failed "
                                    f"(exit status {proc.returncode})")
-            part, part_lines = pickle.loads(out)
+            part: DigestAggregator = pickle.loads(out)
             for sample in part.error_samples:
                 if sample.get("line") is not None:
-                    sample["line"] += lines
-            lines += part_lines or 0
+                    if lines_before is None:
+                        lines_before = line_counts(path, [s for s, _ in ranges])
+                    sample["line"] += lines_before[k]
             aggregator.merge(part)
     finally:
         for proc in procs:

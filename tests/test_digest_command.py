@@ -24,7 +24,14 @@ import pytest
 
 from analysis import fingerprint as fp_module
 from analysis.digest import DigestAggregator
-from analysis.slowlog import SlowLogEntry, SlowLogStream, _split, iter_entries
+from analysis.errors import SlowLogParseError
+from analysis.slowlog import (
+    SlowLogEntry,
+    SlowLogStream,
+    _split,
+    iter_entries,
+    iter_entries_text,
+)
 from commands import digest
 from demo.slowlog_generator import write_slow_log
 
@@ -255,6 +262,21 @@ def test_split_ranges_cut_only_at_entry_starts(tmp_path: Path) -> None:
         assert len(ranges) == parts
 
 
+def test_line_counts_count_lines_as_the_text_layer_does(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(digest, "_BLOCK", 7)  # so a \r\n is often cut between blocks
+    rnd = random.Random(4)
+    path = tmp_path / "lines.log"
+    for _ in range(300):
+        data = "".join(rnd.choice(["a", "\n", "\r", "\r\n", "é"]) for _ in range(60)).encode()
+        path.write_bytes(data)
+        starts = [0] + [i + 1 for i, byte in enumerate(data) if byte == 0x0A]  # range starts
+        offsets = sorted(rnd.sample(starts, min(len(starts), 4)))
+        want = [len(list(io.TextIOWrapper(io.BytesIO(data[:o]), encoding="utf-8",
+                                          newline=""))) for o in offsets]
+        assert digest.line_counts(str(path), offsets) == want
+
+
 def test_examples_merge_as_one_pass_even_with_ties() -> None:
     def fingerprinter(sql: str) -> tuple[str, str]:
         return "select ?", "X"
@@ -381,3 +403,102 @@ def test_fingerprint_cache_by_shape_never_changes_a_fingerprint() -> None:
             hits += fp_module._shape(sql) in fp_module._shape_cache
             assert fp_module.fingerprint(sql) == fp_module._fingerprint(sql), sql
     assert hits > 1000
+
+
+# ---- the fast reader the command uses ----------------------------------------------------------
+def _chunks(data: bytes, rnd: random.Random, size: int) -> list[str]:
+    """Blocks of about ``size`` bytes cut after a \\n, decoded as the command does."""
+    out, pos = [], 0
+    while pos < len(data):
+        end = min(len(data), pos + rnd.randint(1, size))
+        cut = data.rfind(b"\n", pos, end) + 1
+        if cut <= pos:
+            nxt = data.find(b"\n", end)
+            cut = len(data) if nxt < 0 else nxt + 1
+        out.append(data[pos:cut].decode("utf-8", "replace"))
+        pos = cut
+    return out
+
+
+def _items(items: Any) -> list[Any]:
+    return [(e.reason, e.line, e.text) if isinstance(e, SlowLogParseError) else e
+            for e in items]
+
+
+def _assert_text_reader_agrees(data: bytes, rnd: random.Random, size: int) -> None:
+    lines = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", errors="replace", newline="")
+    assert _items(iter_entries_text(_chunks(data, rnd, size))) == _items(iter_entries(lines))
+
+
+_FUZZ_LINES = {
+    "time": ["# Time: 2026-10-03T10:00:00.000001Z", "# Time: 2026-10-03T11:00:00+09:00",
+             "# Time: 261003 14:00:00", "# Time: 2026-13-40T99:00:00Z",
+             "# Time: 2026-10-03T10:00:01Z ", "# Time:  2026-10-03T10:00:02Z"],
+    "user": ["# User@Host: app[app] @  [10.0.1.15]  Id:  62898",
+             "# User@Host: root[root] @ localhost []", "# User@Host: x[x] @ h [1.2.3.4]  Id: 12 ",
+             "# User@Host: a @ b Id: 7", "# User@Host: bad [ Id: 9",
+             "# User@Host: app[app] @  [10.0.1.15]  Id: 99999999999999999999999"],
+    "header": ["# Thread_id: 8  Schema: shop  QC_hit: No", "# Thread_id: 9  Schema:   QC_hit: No",
+               "# Rows_affected: 0  Bytes_sent: 63", "# explain: id select_type"],
+    "qt": ["# Query_time: 1.500000  Lock_time: 0.000100 Rows_sent: 1  Rows_examined: 10",
+           "# Query_time: 1e3  Lock_time: 0.000100 Rows_sent: 1  Rows_examined: 10",
+           "# Query_time: 2000000000.0  Lock_time: 0.0 Rows_sent: 1  Rows_examined: 10",
+           "# Query_time: 1.2.3  Lock_time: 0.0 Rows_sent: 1  Rows_examined: 10",
+           "# Query_time: 3.000000  Lock_time: 0.000100  Rows_sent: 1  Rows_examined: 10",
+           "# Query_time: 1.0  Lock_time: 0.1 Rows_sent: 1  Rows_examined: 10  Thread_id: 5",
+           "# Query_time: .5  Lock_time: 0. Rows_sent: 01  Rows_examined: 10"],
+    "use": ["use shop;", "use `we``ird`;", "use billing ;", "use nosemi", "use ;", "USE shop;"],
+    "set": ["SET timestamp=1790935200;", "SET timestamp=17909352x;", "SET insert_id=5;",
+            "SET NAMES utf8mb4;", "SET timestamp=1790935200 ;"],
+    "sql": ["SELECT 1;", "SELECT * FROM t WHERE a = 'x';", "SELECT a\nFROM t\nWHERE b = 2;",
+            "select 'caf\udcff';", "# administrator command: Quit;",
+            " # administrator command: Ping;", ";", "  ", "SELECT 2;;", "SELECT 1\n\nFROM t;",
+            "SELECT 1\n# not a header\nFROM t;",
+            "SELECT '\x0c\u2028\x85';", "use other;", BANNER + "SELECT 3;", "SELECT x, Version: y;",
+            "SELECT 4;\r\nSELECT 5;", "SELECT 6\rFROM t;"],
+}
+
+
+def _fuzz_log(rnd: random.Random) -> bytes:
+    standard = ("# Time: 2026-10-03T10:00:00.000001Z\n"
+                "# User@Host: app[app] @  [10.0.1.15]  Id:  62898\n"
+                "# Query_time: 1.500000  Lock_time: 0.000100 Rows_sent: 1  Rows_examined: 10\n")
+    parts = []
+    for _ in range(rnd.randint(1, 30)):
+        if rnd.random() < 0.6:  # the layout the fast path takes
+            use = rnd.choice(_FUZZ_LINES["use"]) + "\n" if rnd.random() < 0.3 else ""
+            parts.append(f"{standard}{use}SET timestamp=1790935200;\n"
+                         f"{rnd.choice(_FUZZ_LINES['sql'][:4])}\n")
+            continue
+        lines = []
+        for kind, chance in (("time", 0.85), ("user", 0.95), ("header", 0.15), ("qt", 0.95),
+                             ("use", 0.4), ("set", 0.9), ("sql", 1.0)):
+            if rnd.random() < chance:
+                lines.append(rnd.choice(_FUZZ_LINES[kind]))
+        parts.append("\n".join(lines) + "\n" + rnd.choice(["", "", "\n", BANNER, "junk\n"]))
+    text = "".join(parts)
+    if rnd.random() < 0.1:
+        text = text.replace("\n", "\r\n")
+    if rnd.random() < 0.1:
+        text = text.rstrip("\n")
+    return text.encode("utf-8", "surrogateescape")
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in FIXTURES.glob("*.log")))
+def test_text_reader_equals_line_reader_on_fixtures(name: str) -> None:
+    rnd = random.Random(name)
+    data = (FIXTURES / name).read_bytes()
+    for _ in range(30):
+        _assert_text_reader_agrees(data, rnd, 300)
+        _assert_text_reader_agrees(data.replace(b"\n", b"\r\n"), rnd, 300)
+
+
+def test_text_reader_equals_line_reader_on_random_logs() -> None:
+    """Entries in MySQL's layout with every kind of deviation mixed in, cut anywhere."""
+    rnd = random.Random(2026)
+    for _ in range(1500):
+        _assert_text_reader_agrees(_fuzz_log(rnd), rnd, 400)
+
+
+def test_text_reader_equals_line_reader_on_a_generated_log(generated_log: Path) -> None:
+    _assert_text_reader_agrees(generated_log.read_bytes(), random.Random(1), 1 << 20)
