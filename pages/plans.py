@@ -312,7 +312,7 @@ def show_plan(plan: dict | None, show_literals: bool | None):
                 None, None, None)
     masked = _masked(plan, show_literals)
     root = _visible_root(plan, show_literals)
-    findings = plan.get("findings") or []
+    findings = _visible_findings(plan, root, masked)
     costliest = _costliest(root)
     history = (current_services().store.plans.list(instance_id=plan.get("instance_id"),
                                                    query_id=plan.get("query_id"))
@@ -401,6 +401,14 @@ def _visible_root(plan: Mapping[str, Any] | None, show_literals: bool | None) ->
     return root
 
 
+def _visible_findings(plan: Mapping[str, Any], root: dict | None, masked: bool) -> list[dict]:
+    """Findings quote conditions (`p.category = 'books'`); when masked, they are worded again
+    from the masked tree so no value slips through the findings panel."""
+    if masked and root:
+        return [f.to_dict() for f in find_problems(PlanNode.from_dict(root))]
+    return list(plan.get("findings") or [])
+
+
 def _raw(fmt: str, entry: Mapping[str, Any] | None, masked: bool) -> html.Div:
     if masked and entry and entry.get("text"):
         return create_raw_view(fmt, {**entry, "text": None, "error": None,
@@ -419,8 +427,8 @@ def show_node(tapped: dict | None, plan: dict | None, show_literals: bool | None
     root = _visible_root(plan, show_literals)
     if ctx.triggered_id != "plan-graph" or not tapped or not root:
         return create_node_details(None, [])
-    return create_node_details(find_plan_node(root, str(tapped.get("id"))),
-                               (plan or {}).get("findings") or [])
+    findings = _visible_findings(plan or {}, root, _masked(plan or {}, show_literals))
+    return create_node_details(find_plan_node(root, str(tapped.get("id"))), findings)
 
 
 clientside_callback(FIT_GRAPH_JS, Output("plan-graph-fitted", "data"),

@@ -152,8 +152,11 @@ def test_plan_views_history_and_paste(dash_duo, two_plans) -> None:
     # raw: the JSON as recorded and MariaDB's answer to FORMAT=TREE
     _open_tab(dash_duo, "Raw")
     dash_duo.wait_for_contains_text("#plan-raw-json", "switch on Show literals")
+    dash_duo.wait_for_contains_text("#plan-findings", "p.category = ?")
+    assert "'books'" not in dash_duo.find_element("#plan-findings").text
     _click(dash_duo, dash_duo.find_element("label[for='plan-show-literals']"))
     dash_duo.wait_for_contains_text("#plan-raw-json", '"query_block"')
+    dash_duo.wait_for_contains_text("#plan-findings", "p.category = 'books'")
     dash_duo.wait_for_contains_text("#plan-raw-tree",
                                     "1791: Unknown EXPLAIN/ANALYZE format name: 'TREE'")
     assert dash_duo.find_elements("#plan-raw-json [title^='Copy']")
