@@ -31,7 +31,7 @@ Pure: no I/O.
 
 from __future__ import annotations
 
-__all__ = ["MASK", "mask_literals", "mask_plan"]
+__all__ = ["MASK", "mask_literals", "mask_plan", "mask_plan_and_findings"]
 
 MASK = "?"
 _DIGITS = "0123456789"
@@ -192,3 +192,19 @@ def mask_plan(node: dict) -> dict:
                            else v for k, v in masked["extra"].items()}
     masked["children"] = [mask_plan(child) for child in node.get("children") or []]
     return masked
+
+
+def mask_plan_and_findings(root: dict | None,
+                           findings: list[dict]) -> tuple[dict | None, list[dict]]:
+    """The plan tree and its findings as the UI shows them while literals are hidden.
+
+    Findings quote conditions (``p.category = 'books'``), so they are worded again from the
+    masked tree rather than masked as prose (which would hide row counts too).
+    """
+    if not root:
+        return root, list(findings)
+    from analysis.findings import find_problems
+    from analysis.plan import PlanNode
+
+    masked = mask_plan(root)
+    return masked, [f.to_dict() for f in find_problems(PlanNode.from_dict(masked))]

@@ -32,7 +32,7 @@ from dash import (
 
 from analysis.errors import PlanParseError
 from analysis.findings import find_problems
-from analysis.masking import mask_plan
+from analysis.masking import mask_plan_and_findings
 from analysis.plan import PlanNode, costliest_path, parse_plan, plan_hash
 from components.empty_state import create_empty_state
 from components.plan_findings import create_findings_panel
@@ -311,8 +311,7 @@ def show_plan(plan: dict | None, show_literals: bool | None):
         return (empty, {}, HIDDEN, None, None, create_plan_figure(None, [], []), None, [],
                 None, None, None)
     masked = _masked(plan, show_literals)
-    root = _visible_root(plan, show_literals)
-    findings = _visible_findings(plan, root, masked)
+    root, findings = _visible(plan, show_literals)
     costliest = _costliest(root)
     history = (current_services().store.plans.list(instance_id=plan.get("instance_id"),
                                                    query_id=plan.get("query_id"))
@@ -394,19 +393,14 @@ def _masked(plan: Mapping[str, Any], show_literals: bool | None) -> bool:
     return plan.get("source") == "stored" and not show_literals
 
 
-def _visible_root(plan: Mapping[str, Any] | None, show_literals: bool | None) -> dict | None:
-    root = (plan or {}).get("root")
-    if root and _masked(plan or {}, show_literals):
-        return mask_plan(root)
-    return root
-
-
-def _visible_findings(plan: Mapping[str, Any], root: dict | None, masked: bool) -> list[dict]:
-    """Findings quote conditions (`p.category = 'books'`); when masked, they are worded again
-    from the masked tree so no value slips through the findings panel."""
-    if masked and root:
-        return [f.to_dict() for f in find_problems(PlanNode.from_dict(root))]
-    return list(plan.get("findings") or [])
+def _visible(plan: Mapping[str, Any] | None,
+             show_literals: bool | None) -> tuple[dict | None, list[dict]]:
+    """The tree and findings to draw: masked for stored plans unless literals are shown."""
+    plan = plan or {}
+    root, findings = plan.get("root"), list(plan.get("findings") or [])
+    if _masked(plan, show_literals):
+        return mask_plan_and_findings(root, findings)
+    return root, findings
 
 
 def _raw(fmt: str, entry: Mapping[str, Any] | None, masked: bool) -> html.Div:
@@ -424,10 +418,9 @@ def _raw(fmt: str, entry: Mapping[str, Any] | None, masked: bool) -> html.Div:
     State("plan-show-literals", "value"),
 )
 def show_node(tapped: dict | None, plan: dict | None, show_literals: bool | None):
-    root = _visible_root(plan, show_literals)
+    root, findings = _visible(plan, show_literals)
     if ctx.triggered_id != "plan-graph" or not tapped or not root:
         return create_node_details(None, [])
-    findings = _visible_findings(plan or {}, root, _masked(plan or {}, show_literals))
     return create_node_details(find_plan_node(root, str(tapped.get("id"))), findings)
 
 

@@ -10,7 +10,7 @@ import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, dcc, html, no_update
 
-from analysis.masking import mask_literals
+from analysis.masking import mask_literals, mask_plan_and_findings
 from analysis.sqlformat import format_sql
 from services import current_services
 from store.flags import utc_iso
@@ -201,17 +201,19 @@ def open_capture(capture_id: str | None, show_literals: bool | None):
                 f"{capture['start']} / {capture.get('last_seen')}")]),
         ])], size="sm", bordered=False, className="mt-2"),
         html.H5("Plan"),
-        _plan_summary(capture, plan),
+        _plan_summary(capture, plan, bool(show_literals)),
     ]
     return True, title, body
 
 
-def _plan_summary(capture: dict, plan: dict | None) -> html.Div:
+def _plan_summary(capture: dict, plan: dict | None, show_literals: bool) -> html.Div:
     if plan is None:
         reason = capture.get("plan_error") or ("no plan yet (only statements that read "
                                                "data can be explained)")
         return html.Div(reason, className="text-muted", id="realtime-plan")
     findings = plan.get("findings") or []
+    if not show_literals:
+        _root, findings = mask_plan_and_findings(plan.get("root"), findings)
     items = [html.Li([dbc.Badge(f["severity"], color={"high": "danger", "medium": "warning"}
                                 .get(f["severity"], "secondary"), className="me-2"),
                       f["message"]]) for f in findings] or [html.Li("No problems found.")]

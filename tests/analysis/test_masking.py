@@ -78,3 +78,20 @@ def test_nothing_to_mask_returns_the_same_text() -> None:
 def test_multi_row_insert() -> None:
     sql = "INSERT INTO t (a, b) VALUES (1, 'x'), (2, 'y\\n')"
     assert mask_literals(sql) == "INSERT INTO t (a, b) VALUES (?, ?), (?, ?)"
+
+
+def test_plan_and_findings_are_masked_together() -> None:
+    from analysis.findings import find_problems
+    from analysis.masking import mask_plan_and_findings
+    from analysis.plan import parse_plan
+
+    root = parse_plan('{"query_block": {"select_id": 1, "table": {"table_name": "p", '
+                      '"access_type": "ALL", "rows": 5000, "filtered": 100, '
+                      '"attached_condition": "p.email = \'x@y.z\' and p.id > 42"}}}', "json")
+    findings = [f.to_dict() for f in find_problems(root)]
+    assert any("x@y.z" in f["message"] for f in findings)
+    masked_root, masked_findings = mask_plan_and_findings(root.to_dict(), findings)
+    assert "x@y.z" not in repr(masked_root) and "42" not in repr(masked_root)
+    assert [f["code"] for f in masked_findings] == [f["code"] for f in findings]
+    assert not any("x@y.z" in f["message"] for f in masked_findings)
+    assert any("5,000" in f["message"] or "5000" in f["message"] for f in masked_findings)
