@@ -50,7 +50,8 @@ def _start_scheduler(settings: Settings, services: Services) -> Scheduler:
             "inventory-refresh", services.inventory.refresh,
             seconds=settings.inventory_refresh_minutes * 60, run_now=True,
         )
-    scheduler.add_interval_job("realtime-capture", services.realtime.poll_once,
+    scheduler.add_interval_job("realtime-capture",
+                               lambda: services.realtime.poll_once(wait_for_all=False),
                                seconds=settings.realtime_interval_seconds)
     scheduler.start()
     atexit.register(scheduler.shutdown)

@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 from typing import Any
 
@@ -54,6 +54,7 @@ class RealtimeService:
                 skip_schemas=settings.realtime_skip_schemas))
         self._readers: dict[str, ProcesslistReader] = {}
         self._backoff: dict[str, tuple[int, float]] = {}  # id -> (failures, retry at)
+        self._inflight: dict[str, Future] = {}
         self._status: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
         self._capture_lock = threading.Lock()  # poll and explain both update a capture
@@ -95,8 +96,13 @@ class RealtimeService:
         return {"enabled": self.globally_enabled(), "instances": instances}
 
     # -- polling ----------------------------------------------------------------------------
-    def poll_once(self) -> None:
-        """One round over every enabled target, in parallel; returns when all answered."""
+    def poll_once(self, wait_for_all: bool = True) -> None:
+        """One round over every enabled target, in parallel.
+
+        An instance whose previous poll is still running (a slow or black-holed host) is
+        skipped this round, so it never delays the others; the scheduler passes
+        `wait_for_all=False` and the next tick simply finds the slow one still busy.
+        """
         targets = self.targets()
         switches = self._store.flags.get(INSTANCES_FLAG, {}) or {}
         active = [t for t in targets if self.globally_enabled()
@@ -107,8 +113,16 @@ class RealtimeService:
         now = time.monotonic()
         due = [t for t in active
                if self._backoff.get(t["instance_id"], (0, 0.0))[1] <= now]
-        futures = [self._pool.submit(self._poll_instance, t) for t in due]
-        wait(futures)
+        futures = []
+        for target in due:
+            iid = target["instance_id"]
+            busy = self._inflight.get(iid)
+            if busy is not None and not busy.done():
+                continue
+            self._inflight[iid] = self._pool.submit(self._poll_instance, target)
+            futures.append(self._inflight[iid])
+        if wait_for_all:
+            wait(futures)
         self._store.flags.set(STATUS_FLAG, self._status_snapshot())
 
     def _status_snapshot(self) -> dict[str, Any]:

@@ -300,3 +300,32 @@ def test_from_a_captured_query_to_its_plan_in_three_views(dash_duo, realtime_app
     dash_duo.wait_for_contains_text("#plan-raw-tree", "1791")
     logs = [e for e in dash_duo.get_logs() or [] if e.get("level") == "SEVERE"]
     assert logs == [], [e["message"] for e in logs]
+
+
+def test_a_slow_instance_never_delays_the_others(realtime_app, mariadb) -> None:
+    """A host that does not answer holds its own poll, not the round of the others."""
+    import socket
+
+    _app, services = realtime_app
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(0)  # accepts nothing: connects hang until the 3 s connect timeout
+    dead = services.store.instances.get("dead-db")
+    dead["endpoint"]["port"] = silent.getsockname()[1]
+    services.store.instances.sync("static", [services.store.instances.get("shop-db"), dead],
+                                  "2026-11-01T00:00:00Z")
+    try:
+        thread = _run_as_app(mariadb, "SELECT SLEEP(3) /* beside a silent host */")
+        started = time.monotonic()
+        while thread.is_alive():
+            services.realtime.poll_once(wait_for_all=False)
+            time.sleep(0.4)
+        time.sleep(0.6)
+        services.realtime.poll_once(wait_for_all=False)
+        elapsed = time.monotonic() - started
+        captured = [c for c in services.store.captures.recent()
+                    if "beside a silent host" in c["sql_text"]]
+        assert len(captured) == 1 and captured[0]["duration"] >= 2, captured
+        assert elapsed < 6
+    finally:
+        silent.close()
