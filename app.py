@@ -10,8 +10,11 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from auth.exposure import exposure_error
+from commands import accounts as account_commands
 from commands import digest as digest_commands
 from settings import Settings, SettingsError, load_settings
 from store import StoreError
@@ -58,6 +61,10 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
     sub.add_parser("serve", help="serve the dashboard (the default)")
     digest_commands.add_arguments(
         sub.add_parser("digest", help="digest a slow-log file (a pt-query-digest replacement)"))
+    account_commands.add_user_arguments(
+        sub.add_parser("user", help="manage the users who sign in (AUTH_USERS_FILE)"))
+    account_commands.add_token_arguments(
+        sub.add_parser("token", help="manage API tokens (AUTH_TOKENS_FILE)"))
     return parser.parse_args(argv)
 
 
@@ -65,10 +72,19 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse_args(sys.argv[1:] if argv is None else argv)
     if args.command == "digest":
         return digest_commands.run(args)
+    if args.command == "user":
+        return account_commands.run_user(args)
+    if args.command == "token":
+        return account_commands.run_token(args)
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = load_settings()
+        host = args.host or settings.host
+        refusal = exposure_error(settings, [host])
+        if refusal:
+            raise SettingsError(refusal)
+        settings = replace(settings, host=host)  # the guard's default allowed hosts
         if args.demo:
             from demo.server import start_demo
 
@@ -81,7 +97,6 @@ def main(argv: list[str] | None = None) -> int:
         from webapp import start_demo_collection
 
         start_demo_collection(app)
-    host = args.host or settings.host
     port = args.port or settings.port
     log.info("serving on http://%s:%s (store: %s)", host, port, settings.store_kind)
     app.run(host=host, port=port, debug=args.debug)

@@ -10,10 +10,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Any
 
 DEFAULT_DATABASE_URL = "sqlite:///data/slowquery.db"
+ROLES = ("viewer", "operator")
 
 
 class SettingsError(ValueError):
@@ -81,7 +83,39 @@ def _parse_optional_path(raw: str) -> Path | None:
 def _parse_url(raw: str) -> str:
     value = raw.strip()
     if value and not value.startswith(("http://", "https://")):
-        raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
+        # quote only the scheme: a URL may carry credentials (http://user:secret@host)
+        raise ValueError(f"expected an http:// or https:// URL, got {value.split(':')[0]!r}...")
+    return value
+
+
+def _parse_role(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in ROLES:
+        raise ValueError(f"expected one of {', '.join(ROLES)}, got {raw.strip()[:20]!r}")
+    return value
+
+
+def _parse_networks(raw: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    """Addresses or CIDR ranges, comma-separated (`10.0.0.5, 10.1.0.0/16`)."""
+    networks = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        try:
+            networks.append(ip_network(item, strict=False))
+        except ValueError:
+            raise ValueError(f"expected IP addresses or CIDR ranges, got {item[:40]!r}") from None
+    return tuple(networks)
+
+
+def _parse_lower_names(raw: str) -> frozenset[str]:
+    return frozenset(name.lower() for name in _parse_names(raw))
+
+
+def _parse_secret_key(raw: str) -> str:
+    value = raw.strip()
+    if value and len(value) < 16:
+        raise ValueError("expected at least 16 characters")
     return value
 
 
@@ -143,6 +177,38 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "Address the dashboard listens on (`python app.py`)."),
     SettingSpec("PORT", "port", "8050", _parse_int(1, 65535),
                 "Port the dashboard listens on (`python app.py`)."),
+    SettingSpec("AUTH_USERS_FILE", "auth_users_file", "", _parse_optional_path,
+                "JSON file of users who sign in at `/login` (`python app.py user add`). "
+                "Needs `SECRET_KEY`."),
+    SettingSpec("AUTH_TOKENS_FILE", "auth_tokens_file", "", _parse_optional_path,
+                "JSON file of API tokens' hashes (`python app.py token add`), used as "
+                "`Authorization: Bearer <token>`."),
+    SettingSpec("AUTH_PROXY_HEADER", "auth_proxy_header", "", _parse_text,
+                "Header carrying the signed-in user from a reverse proxy (oauth2-proxy: "
+                "`X-Forwarded-User`); trusted only from `AUTH_TRUSTED_PROXIES`."),
+    SettingSpec("AUTH_TRUSTED_PROXIES", "auth_trusted_proxies", "", _parse_networks,
+                "Comma-separated addresses or CIDR ranges of the proxies whose user header "
+                "is believed."),
+    SettingSpec("AUTH_PROXY_ROLE", "auth_proxy_role", "viewer", _parse_role,
+                "Role of a user signed in by the proxy (`viewer` or `operator`)."),
+    SettingSpec("AUTH_PROXY_ROLE_HEADER", "auth_proxy_role_header", "", _parse_text,
+                "Optional header from the proxy with the user's role (`viewer`/`operator`); "
+                "overrides `AUTH_PROXY_ROLE`."),
+    SettingSpec("AUTH_DISABLED", "auth_disabled", "false", _parse_bool,
+                "Serve without sign-in on a non-loopback address, on purpose (a banner on "
+                "every page says so)."),
+    SettingSpec("SECRET_KEY", "secret_key", "", _parse_secret_key,
+                "Signs the session cookie (16+ characters; the same in every worker). "
+                "Required with `AUTH_USERS_FILE`.", secret=True),
+    SettingSpec("ALLOWED_HOSTS", "allowed_hosts", "", _parse_lower_names,
+                "Comma-separated host names the dashboard answers to (`Host` header); "
+                "default: the loopback names and the bind address. Others get 400."),
+    SettingSpec("ALLOWED_ORIGINS", "allowed_origins", "", _parse_lower_names,
+                "Extra origins (`https://wiki.example.com`) allowed to open the WebSocket "
+                "and send state-changing requests; the dashboard's own is always allowed."),
+    SettingSpec("MAX_REQUEST_BYTES", "max_request_bytes", "2097152",
+                _parse_int(1024, 1024**3),
+                "Largest request body accepted; a larger one gets 413."),
 )
 
 
@@ -168,6 +234,17 @@ class Settings:
     explain_timeout_seconds: float = 5.0
     host: str = "127.0.0.1"
     port: int = 8050
+    auth_users_file: Path | None = None
+    auth_tokens_file: Path | None = None
+    auth_proxy_header: str = ""
+    auth_trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
+    auth_proxy_role: str = "viewer"
+    auth_proxy_role_header: str = ""
+    auth_disabled: bool = False
+    secret_key: str = field(default="", repr=False)
+    allowed_hosts: frozenset[str] = frozenset()
+    allowed_origins: frozenset[str] = frozenset()
+    max_request_bytes: int = 2 * 1024 * 1024
     demo: bool = False
 
     @property
@@ -177,6 +254,21 @@ class Settings:
     @property
     def aws_configured(self) -> bool:
         return bool(self.aws_region)
+
+    @property
+    def auth_configured(self) -> bool:
+        """Is any way of signing in set up (users, tokens or a trusted proxy)?"""
+        return bool(self.auth_users_file or self.auth_tokens_file or self.auth_proxy_header)
+
+
+def check_consistency(settings: Settings) -> None:
+    """Settings that are only wrong together; raise `SettingsError` naming them."""
+    if settings.auth_users_file and not settings.secret_key:
+        raise SettingsError("SECRET_KEY: required when AUTH_USERS_FILE is set (it signs the "
+                            "session cookie; the same value in every worker)")
+    if settings.auth_proxy_header and not settings.auth_trusted_proxies:
+        raise SettingsError("AUTH_TRUSTED_PROXIES: required when AUTH_PROXY_HEADER is set "
+                            "(the header is believed only from these addresses)")
 
 
 def _read_dotenv(path: Path) -> dict[str, str]:
@@ -209,7 +301,9 @@ def load_settings(
         except ValueError as exc:
             reason = "invalid value" if spec.secret else str(exc)
             raise SettingsError(f"{spec.env}: {reason}") from None
-    return Settings(**values)
+    settings = Settings(**values)
+    check_consistency(settings)
+    return settings
 
 
 def documented_names() -> set[str]:

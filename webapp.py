@@ -14,6 +14,10 @@ import dash
 from dash import html
 
 import api
+import auth.guard
+import auth.login
+from auth.access import current_principal
+from auth.throttle import SignInThrottle
 from collectors.explain import explain_and_record
 from collectors.processlist import connection_params
 from components.constants import APP_TITLE
@@ -75,13 +79,26 @@ def build_app(settings: Settings) -> dash.Dash:
         update_title=None,
     )
     app.server.extensions[EXTENSION_KEY] = services
-    app.layout = create_shell(dash.page_registry.values(), demo=settings.demo)
+    app.server.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
+
+    def shell() -> html.Div:
+        """Built per page load, so the navbar shows who is signed in."""
+        return create_shell(dash.page_registry.values(), demo=settings.demo,
+                            principal=current_principal(), open_to_all=settings.auth_disabled)
+
+    app.layout = shell
     # Layouts are static skeletons (data arrives by callbacks), so building them all for
     # validation touches no database and lets Dash check every callback id.
     app.validation_layout = html.Div(
-        [app.layout, *[page["layout"]() for page in dash.page_registry.values()]]
+        [create_shell(dash.page_registry.values(), demo=settings.demo),
+         *[page["layout"]() for page in dash.page_registry.values()]]
     )
+    guard = auth.guard.init_app(app.server, settings, app.csp_hashes)
+    app.server.register_blueprint(
+        auth.login.create_blueprint(guard, SignInThrottle(store.flags)))
     api.init_app(app.server, ws_ping_seconds=settings.ws_ping_seconds)
+    if settings.auth_disabled:
+        log.warning("AUTH_DISABLED=true: anyone who reaches this server may use it")
     if settings.scheduler_enabled:
         services.scheduler = _start_scheduler(settings, services)
     return app

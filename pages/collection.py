@@ -10,6 +10,7 @@ import dash_bootstrap_components as dbc
 from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, dcc, html
 
 from analysis.period import recent_months
+from auth.access import OPERATORS_ONLY_HINT, can_operate
 from jobs.collection import CollectionConflict, CollectionRequestError
 from services import current_services
 
@@ -46,7 +47,9 @@ def layout(**_kwargs: object) -> html.Div:
                      dcc.Dropdown(id="collection-instances", multi=True,
                                   placeholder="Collection targets")], md=8),
             dbc.Col(dbc.Button("Collect", id="collection-start", color="primary",
-                               className="w-100"), md=2, className="d-flex align-items-end"),
+                               className="w-100", disabled=not can_operate(),
+                               title=None if can_operate() else OPERATORS_ONLY_HINT),
+                    md=2, className="d-flex align-items-end"),
         ], className="g-2 mb-3"),
         html.Div(id="collection-feedback"),
         dbc.Alert(id="collection-ws-error", color="danger", is_open=False),
@@ -95,6 +98,9 @@ def load_choices(_pathname: str | None):
     prevent_initial_call=True,
 )
 def start_collection(_clicks: int, month: str | None, instance_ids: list[str] | None):
+    if not can_operate():
+        return dash.no_update, dbc.Alert(OPERATORS_ONLY_HINT, color="warning",
+                                         id="collection-start-result")
     body: dict = {"month": month} if month else {}
     if instance_ids:
         body["instance_ids"] = instance_ids

@@ -14,6 +14,7 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, clientside_callback, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
+from auth.access import can_operate
 from components.digest_detail import (
     create_digest_examples,
     create_digest_summary,
@@ -51,9 +52,10 @@ def _modal() -> dbc.Modal:
             html.Div([
                 html.H6("Example statements (slowest first)", className="mb-0 me-auto"),
                 dbc.Switch(id="digest-show-literals", label="Show literals", value=False,
-                           className="mb-0"),
+                           className="mb-0", disabled=not can_operate()),
             ], className="d-flex align-items-center mt-3 mb-1"),
-            html.P("Literals are masked by default: they may hold personal data.",
+            html.P("Literals are masked by default: they may hold personal data."
+                   + ("" if can_operate() else " Only operators can show them."),
                    className="text-muted small mb-2"),
             html.Div(id="digest-examples"),
         ]),
@@ -272,5 +274,6 @@ def show_examples(selected: dict | None, show_literals: bool | None):
     digest = _load(selected)
     if digest is None:
         return no_update if selected else []
-    return create_digest_examples(digest.get("examples"), bool(show_literals))
+    return create_digest_examples(digest.get("examples"),
+                                  bool(show_literals) and can_operate())
 

@@ -6,6 +6,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, dcc, html, no_update
 
+from auth.access import OPERATORS_ONLY_HINT, can_operate
 from components.constants import ENGINE_LABELS
 from components.instance_grid import create_instance_grid, instance_rows
 from services import current_services
@@ -24,7 +25,9 @@ def layout(**_kwargs: object) -> html.Div:
     return html.Div([
         html.Div([
             html.H2("Instances", className="me-auto"),
-            dbc.Button("Refresh now", id="instances-refresh", color="primary"),
+            dbc.Button("Refresh now", id="instances-refresh", color="primary",
+                       disabled=not can_operate(),
+                       title=None if can_operate() else OPERATORS_ONLY_HINT),
         ], className="d-flex align-items-center mb-2"),
         dbc.Row([
             dbc.Col(dbc.Input(id="instances-search", type="search", debounce=False,
@@ -51,6 +54,9 @@ def layout(**_kwargs: object) -> html.Div:
     prevent_initial_call=True,
 )
 def refresh_now(_clicks: int | None, version: int):
+    if not can_operate():
+        return dbc.Alert(OPERATORS_ONLY_HINT, color="warning",
+                         id="instances-refresh-result"), no_update
     services = current_services()
     settings = services.settings
     if not settings.aws_configured and not settings.static_instances_file:

@@ -34,6 +34,7 @@ from analysis.errors import PlanParseError
 from analysis.findings import find_problems
 from analysis.masking import mask_plan_and_findings
 from analysis.plan import PlanNode, costliest_path, parse_plan, plan_hash
+from auth.access import can_operate
 from components.empty_state import create_empty_state
 from components.plan_findings import create_findings_panel
 from components.plan_graph import create_node_details, create_plan_elements, create_plan_graph
@@ -124,7 +125,7 @@ def layout(plan_id: str | None = None, **_kwargs: object) -> html.Div:
             html.Div(id="plan-history", className="mb-2"),
             dbc.Switch(id="plan-show-literals", value=False, className="mb-2",
                        label="Show literals (conditions and raw output may hold personal "
-                             "data)"),
+                             "data)", disabled=not can_operate()),
             create_plan_legend(),
             dbc.Row([
                 dbc.Col(dbc.Tabs(id="plan-tabs", active_tab="plan-tab-visual", children=[
@@ -300,6 +301,7 @@ def _stored(plan_id: str) -> dict[str, Any]:
     Input("plan-show-literals", "value"),
 )
 def show_plan(plan: dict | None, show_literals: bool | None):
+    show_literals = bool(show_literals) and can_operate()
     if not plan or "missing" in plan:
         heading = "No plan selected"
         body: list[Any] = list(EMPTY_TEXT)
@@ -418,6 +420,7 @@ def _raw(fmt: str, entry: Mapping[str, Any] | None, masked: bool) -> html.Div:
     State("plan-show-literals", "value"),
 )
 def show_node(tapped: dict | None, plan: dict | None, show_literals: bool | None):
+    show_literals = bool(show_literals) and can_operate()
     root, findings = _visible(plan, show_literals)
     if ctx.triggered_id != "plan-graph" or not tapped or not root:
         return create_node_details(None, [])

@@ -12,6 +12,7 @@ from dash import Input, Output, State, callback, dcc, html, no_update
 
 from analysis.masking import mask_literals, mask_plan_and_findings
 from analysis.sqlformat import format_sql
+from auth.access import can_operate
 from services import current_services
 from store.flags import utc_iso
 
@@ -39,7 +40,7 @@ def layout(**_kwargs: object) -> html.Div:
         html.Div([
             html.H2("Real-time", className="me-auto"),
             dbc.Switch(id="realtime-switch", label="Capture on", value=False,
-                       className="fs-5"),
+                       className="fs-5", disabled=not can_operate()),
         ], className="d-flex align-items-center mb-2"),
         html.P("Statements that run longer than REALTIME_MIN_SECONDS on instances tagged "
                "real_time_slow_sql=true, recorded once per execution.",
@@ -47,6 +48,9 @@ def layout(**_kwargs: object) -> html.Div:
         html.Div(id="realtime-empty-slot"),
         dbc.Checklist(id="realtime-instance-switches", switch=True, inline=True, options=[],
                       value=[], className="mb-3"),
+        None if can_operate() else html.P(
+            "Capture switches and literals are for operators: your role is viewer.",
+            className="text-muted small", id="realtime-viewer-note"),
         dbc.Row([
             dbc.Col(dcc.Dropdown(id="realtime-instance", placeholder="All instances"), md=4),
             dbc.Col(dcc.Dropdown(id="realtime-since", options=SINCE_OPTIONS, value=24,
@@ -64,7 +68,8 @@ def layout(**_kwargs: object) -> html.Div:
             dbc.ModalHeader(dbc.ModalTitle(id="realtime-modal-title")),
             dbc.ModalBody([
                 dbc.Switch(id="realtime-show-literals", value=False, className="mb-2",
-                           label="Show literals (may hold personal data)"),
+                           label="Show literals (may hold personal data)",
+                           disabled=not can_operate()),
                 html.Div(id="realtime-modal-body"),
             ]),
         ], id="realtime-modal", size="xl", is_open=False, scrollable=True),
@@ -117,6 +122,8 @@ def _instance_label(state: dict) -> html.Span:
 )
 def switch_capture(enabled: bool, ticks: int | None):
     service = current_services().realtime
+    if not can_operate():
+        return (ticks or 0) + 1  # a viewer cannot switch: the tick puts the switch back
     if bool(enabled) == service.globally_enabled():
         return no_update  # the tick itself set the switch: nothing to do, no loop
     service.set_enabled(bool(enabled))
@@ -132,6 +139,8 @@ def switch_capture(enabled: bool, ticks: int | None):
 )
 def switch_instances(enabled: list[str] | None, options: list[dict], ticks: int | None):
     service = current_services().realtime
+    if not can_operate():
+        return (ticks or 0) + 1
     current = {s["instance_id"]: s["enabled"] for s in service.status()["instances"]}
     changed = False
     for option in options or []:
@@ -180,6 +189,7 @@ def select_capture(cell: dict | None):
 )
 def open_capture(capture_id: str | None, show_literals: bool | None):
     services = current_services()
+    show_literals = bool(show_literals) and can_operate()
     capture = services.store.captures.get(capture_id) if capture_id else None
     if capture is None:
         return no_update, no_update, no_update
