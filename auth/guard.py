@@ -37,6 +37,9 @@ API_PREFIXES = ("/api/", "/cloudwatch/", "/ws/", "/_dash-")
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data", "text/plain")
 SESSION_USER = "user"
+# answers that hold statements or sign-in state: never kept by a browser or shared cache
+NO_STORE_PREFIXES = ("/api/", "/cloudwatch/", "/_dash-update-component", "/_dash-layout",
+                     "/login")
 
 
 class GuardConfig:
@@ -298,7 +301,7 @@ def init_app(server: Flask, settings: Settings, script_hashes: Any) -> GuardConf
         response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("Content-Security-Policy", policy[0])
-        if _is_api(request.path) or request.path == "/login":
+        if request.path.startswith(NO_STORE_PREFIXES):
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 
