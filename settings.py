@@ -154,6 +154,12 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "How often the instance inventory is refreshed; 0 turns the schedule off."),
     SettingSpec("SCHEDULER_ENABLED", "scheduler_enabled", "true", _parse_bool,
                 "Run background jobs (inventory refresh) in this process."),
+    SettingSpec("SCHEDULER_LEASE_SECONDS", "scheduler_lease_seconds", "30",
+                _parse_float(5, 3600),
+                "How long the scheduler's lease lasts: after a crash another process takes "
+                "the jobs over within this time (a clean shutdown hands them over at once)."),
+    SettingSpec("COLLECTION_MAX_RUNS", "collection_max_runs", "2", _parse_int(1, 20),
+                "Collection runs allowed at once; more are refused with 429."),
     SettingSpec("AWS_TIMEOUT_SECONDS", "aws_timeout_seconds", "10", _parse_float(0.5, 300),
                 "Connect and read timeout of each AWS API call."),
     SettingSpec("AWS_MAX_ATTEMPTS", "aws_max_attempts", "5", _parse_int(1, 20),
@@ -224,6 +230,8 @@ class Settings:
     static_instances_file: Path | None = None
     inventory_refresh_minutes: int = 15
     scheduler_enabled: bool = True
+    scheduler_lease_seconds: float = 30.0
+    collection_max_runs: int = 2
     aws_timeout_seconds: float = 10.0
     aws_max_attempts: int = 5
     ws_ping_seconds: float = 30.0
