@@ -101,6 +101,7 @@ def build_app(settings: Settings) -> dash.Dash:
         log.warning("AUTH_DISABLED=true: anyone who reaches this server may use it")
     if settings.scheduler_enabled:
         services.scheduler = _start_scheduler(settings, services)
+        services.collection.start_sweeper()
     return app
 
 

@@ -1,21 +1,28 @@
 """CloudWatch collection runs: validate a request, run it in the background, record progress.
 
-The run document in the store is the single source of truth. This module is its only
-writer; the API and the WebSocket read it, so progress works across gunicorn workers and
-page reloads. A lease per period makes a second run for the same period a 409 while the first
-is alive; the lease is renewed as the run progresses, so a run whose process died frees the
-period after `LEASE_SECONDS` and is then marked abandoned.
+The run document in the store is the single source of truth (see jobs/run_recorder.py). This
+module is its only writer; the API and the WebSocket read it, so progress works across
+gunicorn workers and page reloads. A lease per period makes a second run for the same period
+a 409 while the first is alive. The owner's heartbeat renews that lease; when the owner dies,
+`sweep()` (at start-up, before every new run and every few seconds) marks the run interrupted
+and frees its period at once.
+
+Nothing is lost or counted twice: an instance's digests are replaced as one set only after it
+was read whole; an instance that read 0 events keeps the digests it already had (CloudWatch
+retention may have dropped the events) unless `replace_empty` is asked; counters count only
+what was stored.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
-import time
 import uuid
-from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor, as_completed
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from analysis.digest import DigestAggregator
@@ -24,18 +31,21 @@ from analysis.fingerprint import fingerprint_and_id
 from analysis.period import Period, PeriodError, parse_period
 from analysis.slowlog import SlowLogStream
 from collectors.cloudwatch import LogReadError, iter_log_events, log_source_for
+from jobs.run_recorder import RunRecorder, now_iso
 from settings import Settings
-from store import Store
+from store import Store, StoreError
 from store.flags import utc_iso
 
 log = logging.getLogger(__name__)
 
-LEASE_SECONDS = 600
-KEEP_LOG_LINES = 200
-SAVE_EVERY_SECONDS = 0.5
+STALE_AFTER_SECONDS = 15  # no heartbeat for this long: the owner is gone
+SWEEP_SECONDS = 5
 EVENTS_PER_PROGRESS_LINE = 20000
 MALFORMED_SAMPLES_LOGGED = 5
 FINAL_STATUSES = ("completed", "error")
+INTERRUPTED = "interrupted: the process running it stopped"
+REQUEST_FIELDS = {"month", "start_date", "end_date", "instance_ids", "replace_empty"}
+PROCESS_OWNER = f"{socket.gethostname()}:{os.getpid()}"
 
 
 class CollectionRequestError(ValueError):
@@ -50,8 +60,8 @@ class CollectionConflict(RuntimeError):
         self.running_id = running_id
 
 
-def _now() -> str:
-    return utc_iso(datetime.now(UTC))
+class CollectionBusy(RuntimeError):
+    """COLLECTION_MAX_RUNS runs are going already (429); the message names them."""
 
 
 def status_details(run: Mapping[str, Any]) -> dict[str, Any]:
@@ -66,68 +76,44 @@ def status_details(run: Mapping[str, Any]) -> dict[str, Any]:
     }
     if run.get("error"):
         details["error"] = run["error"]
+    if run.get("warnings"):
+        details["warnings"] = list(run["warnings"])
     if run.get("completed_at"):
         details["completed_at"] = run["completed_at"]
     return details
 
 
-class RunRecorder:
-    """Owns one run document while it runs: counters, log lines, throttled saves."""
+def _owner_is_dead_here(owner: str | None) -> bool:
+    """A run owned by a process on this host whose pid no longer exists (a restart, SIGKILL)."""
+    host, _, pid = (owner or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
 
-    def __init__(self, store: Store, run: dict[str, Any], lease: Callable[[], None]) -> None:
-        self._store = store
-        self._renew_lease = lease
-        self.run = run
-        self._lock = threading.Lock()
-        self._last_save = 0.0
 
-    def log(self, message: str, level: str = "info") -> None:
-        with self._lock:
-            self.run["log_seq"] = self.run.get("log_seq", 0) + 1
-            self.run["logs"].append({"seq": self.run["log_seq"], "time": _now(),
-                                     "level": level, "message": message})
-            del self.run["logs"][:-KEEP_LOG_LINES]
-        getattr(log, "warning" if level == "warning" else level, log.info)(
-            "run %s: %s", self.run["collection_id"], message)
-        self.save()
-
-    def update(self, **fields: Any) -> None:
-        with self._lock:
-            self.run.update(fields)
-        self.save()
-
-    def fail_instance(self, instance_id: str, message: str) -> None:
-        with self._lock:
-            self.run["errors"].append({"instance_id": instance_id, "error": message})
-        self.log(f"{instance_id}: {message}", "error")
-
-    def add(self, **counters: int) -> None:
-        with self._lock:
-            for name, value in counters.items():
-                self.run[name] = self.run.get(name, 0) + value
-        self.save(force=False)
-
-    def save(self, force: bool = True) -> None:
-        now = time.monotonic()
-        with self._lock:
-            if not force and now - self._last_save < SAVE_EVERY_SECONDS:
-                return
-            self._last_save = now
-            self.run["updated_at"] = _now()
-            snapshot = dict(self.run, logs=list(self.run["logs"]),
-                            errors=list(self.run["errors"]))
-        self._store.runs.save(snapshot)
-        self._renew_lease()
+def lease_name(period_key: str) -> str:
+    return f"collection:{period_key}"
 
 
 class CollectionService:
-    """Starts runs and executes them on a background thread with a bounded instance pool."""
+    """Starts runs, executes them on background threads over one shared instance pool (which
+    bounds AWS connections whatever the number of runs), and sweeps up runs whose owner died."""
 
     def __init__(self, settings: Settings, store: Store, max_workers: int = 4) -> None:
         self._settings = settings
         self._store = store
-        self._max_workers = max_workers
+        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="collect")
         self._threads: dict[str, threading.Thread] = {}
+        self._unsaved: dict[str, RunRecorder] = {}  # final statuses the store refused
+        self._start_lock = threading.Lock()
+        self._stopped = threading.Event()
+        self._safe_sweep()
 
     # -- starting -------------------------------------------------------------------------
     def _targets(self, body: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -146,59 +132,117 @@ class CollectionService:
         known = {i["instance_id"]: i for i in self._store.instances.list()}
         unknown = [i for i in requested if i not in known]
         if unknown:
-            raise CollectionRequestError(f"unknown instance_ids: {', '.join(unknown)}")
+            shown = ", ".join(u[:100] for u in unknown[:5])
+            raise CollectionRequestError(f"unknown instance_ids: {shown}"
+                                         + (" …" if len(unknown) > 5 else ""))
         return [known[i] for i in dict.fromkeys(requested)]
+
+    def _check_request(self, body: Mapping[str, Any]) -> Period:
+        if not isinstance(body, Mapping):
+            raise CollectionRequestError("the request body must be a JSON object")
+        extra = sorted(set(body) - REQUEST_FIELDS)
+        if extra:
+            raise CollectionRequestError(
+                f"unknown field(s): {', '.join(e[:40] for e in extra[:5])} (accepted: "
+                f"{', '.join(sorted(REQUEST_FIELDS))})")
+        if not isinstance(body.get("replace_empty", False), bool):
+            raise CollectionRequestError("replace_empty must be true or false")
+        try:
+            return parse_period(body)
+        except PeriodError as exc:
+            raise CollectionRequestError(str(exc)) from None
 
     def start(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """Validate and launch a run; returns the new run document."""
-        if not isinstance(body, Mapping):
-            raise CollectionRequestError("the request body must be a JSON object")
-        allowed = {"month", "start_date", "end_date", "instance_ids"}
-        extra = sorted(set(body) - allowed)
-        if extra:
-            raise CollectionRequestError(f"unknown field(s): {', '.join(extra)}")
-        try:
-            period = parse_period(body)
-        except PeriodError as exc:
-            raise CollectionRequestError(str(exc)) from None
+        period = self._check_request(body)
         if not self._settings.aws_configured:
             raise CollectionRequestError("AWS is not configured: set AWS_REGION")
         targets = self._targets(body)
-
         collection_id = uuid.uuid4().hex
-        lease_name = f"collection:{period.key}"
-        if not self._store.flags.acquire_lease(lease_name, collection_id, LEASE_SECONDS):
-            running = [r["collection_id"] for r in self._store.runs.active(period.key)]
-            raise CollectionConflict(running[0] if running else "unknown")
-        self._abandon_stale_runs(period.key)
-
-        run = {
-            "collection_id": collection_id, "status": "started", "progress": 0,
-            "message": f"collecting {period.key} for {len(targets)} instance(s)",
-            "period": period.as_dict(), "period_key": period.key,
-            "instance_ids": [t["instance_id"] for t in targets],
-            "processed_instances": 0, "total_instances": len(targets), "total_queries": 0,
-            "malformed_events": 0, "errors": [], "logs": [], "log_seq": 0,
-            "started_at": _now(), "completed_at": None,
-        }
-        self._store.runs.create(run)
+        with self._start_lock:
+            self.sweep()
+            if not self._store.flags.acquire_lease(lease_name(period.key), collection_id,
+                                                   STALE_AFTER_SECONDS):
+                running = [r["collection_id"] for r in self._store.runs.active(period.key)]
+                raise CollectionConflict(running[0] if running else "unknown")
+            active = self._store.runs.active()
+            if len(active) >= self._settings.collection_max_runs:
+                self._release(period.key, collection_id)
+                raise CollectionBusy(
+                    f"{len(active)} collection run(s) are going already (COLLECTION_MAX_RUNS="
+                    f"{self._settings.collection_max_runs}): try again when one ends")
+            run = {
+                "collection_id": collection_id, "status": "started", "progress": 0,
+                "message": f"collecting {period.key} for {len(targets)} instance(s)",
+                "period": period.as_dict(), "period_key": period.key,
+                "instance_ids": [t["instance_id"] for t in targets],
+                "replace_empty": bool(body.get("replace_empty", False)),
+                "processed_instances": 0, "total_instances": len(targets),
+                "total_queries": 0, "malformed_events": 0, "errors": [], "warnings": [],
+                "logs": [], "log_seq": 0, "owner": PROCESS_OWNER, "started_at": now_iso(),
+                "heartbeat_at": now_iso(), "completed_at": None,
+            }
+            self._store.runs.create(run)
         recorder = RunRecorder(
             self._store, run,
-            lambda: self._store.flags.acquire_lease(lease_name, collection_id, LEASE_SECONDS))
-        thread = threading.Thread(target=self._execute, args=(recorder, targets, period,
-                                                              lease_name),
+            lambda: self._store.flags.acquire_lease(lease_name(period.key), collection_id,
+                                                    STALE_AFTER_SECONDS))
+        thread = threading.Thread(target=self._execute, args=(recorder, targets, period),
                                   name=f"collection-{collection_id[:8]}", daemon=True)
         self._threads[collection_id] = thread
+        recorder.start_heartbeat()
         thread.start()
         return dict(run)
 
-    def _abandon_stale_runs(self, period_key: str) -> None:
-        """Runs still 'active' while we hold the period's lease were left by a dead process."""
-        for stale in self._store.runs.active(period_key):
-            stale.pop("_id", None)
-            stale.update(status="error", error="abandoned: the process running it stopped",
-                         completed_at=_now())
-            self._store.runs.save(stale)
+    def _release(self, period_key: str, collection_id: str) -> None:
+        try:
+            self._store.flags.acquire_lease(lease_name(period_key), collection_id, -1)
+        except StoreError as exc:
+            log.warning("could not free the lease of %s: %s", period_key, exc)
+
+    # -- sweeping -------------------------------------------------------------------------
+    def sweep(self) -> list[str]:
+        """Mark runs whose owner is gone as interrupted and free their periods at once."""
+        for collection_id, recorder in list(self._unsaved.items()):
+            if recorder.save():
+                self._unsaved.pop(collection_id, None)
+        cutoff = utc_iso(datetime.now(UTC) - timedelta(seconds=STALE_AFTER_SECONDS))
+        interrupted = []
+        for run in self._store.runs.active():
+            collection_id = run["collection_id"]
+            if collection_id in self._threads or collection_id in self._unsaved:
+                continue
+            beat = run.get("heartbeat_at") or run.get("updated_at") or run.get("started_at")
+            if (beat or "") >= cutoff and not _owner_is_dead_here(run.get("owner")):
+                continue
+            run.pop("_id", None)
+            run.update(status="error", error=INTERRUPTED, message=INTERRUPTED,
+                       completed_at=now_iso())
+            self._store.runs.save(run)
+            if run.get("period_key"):
+                self._release(run["period_key"], collection_id)
+            log.warning("run %s: %s", collection_id, INTERRUPTED)
+            interrupted.append(collection_id)
+        return interrupted
+
+    def _safe_sweep(self) -> None:
+        try:
+            self.sweep()
+        except StoreError as exc:
+            log.warning("could not check for interrupted runs: %s", exc)
+
+    def start_sweeper(self, seconds: float = SWEEP_SECONDS) -> None:
+        """Sweep every few seconds in this process (every process may: it is idempotent)."""
+
+        def loop() -> None:
+            while not self._stopped.wait(seconds):
+                self._safe_sweep()
+
+        threading.Thread(target=loop, name="collection-sweeper", daemon=True).start()
+
+    def shutdown(self) -> None:
+        self._stopped.set()
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
     def wait(self, collection_id: str, timeout: float | None = None) -> None:
         """Block until a run started by this process ends (for the CLI and the tests)."""
@@ -207,60 +251,73 @@ class CollectionService:
             thread.join(timeout)
 
     # -- running --------------------------------------------------------------------------
-    def _execute(self, recorder: RunRecorder, targets: list[dict[str, Any]], period: Period,
-                 lease_name: str) -> None:
+    def _execute(self, recorder: RunRecorder, targets: list[dict[str, Any]],
+                 period: Period) -> None:
         run = recorder.run
+        final: dict[str, Any]
         try:
             recorder.update(status="in_progress")
             recorder.log(f"collecting {period.start} .. {period.end} (UTC) from "
                          f"{len(targets)} instance(s)")
-            workers = max(1, min(self._max_workers, len(targets)))
-            with ThreadPoolExecutor(max_workers=workers,
-                                    thread_name_prefix="collect") as pool:
-                futures = {pool.submit(self._collect_instance, t, period, recorder): t
-                           for t in targets}
-                for future in as_completed(futures):
-                    instance_id = futures[future]["instance_id"]
-                    try:
-                        future.result()
-                    except Exception as exc:  # one instance failing must not stop the others
-                        message = str(exc) if isinstance(exc, LogReadError) else (
-                            f"unexpected {type(exc).__name__}: {exc}")
-                        if not isinstance(exc, LogReadError):
-                            log.exception("collection of %s failed", instance_id)
-                        recorder.fail_instance(instance_id, message)
-                    processed = run["processed_instances"] + 1
-                    recorder.update(processed_instances=processed,
-                                    progress=round(100 * processed / len(targets), 1))
-            self._finish(recorder)
-        except Exception as exc:
+            futures: dict[Future, dict[str, Any]] = {
+                self._pool.submit(self._collect_instance, t, period, recorder): t
+                for t in targets}
+            for future in as_completed(futures):
+                self._account(recorder, futures[future]["instance_id"], future)
+                processed = run["processed_instances"] + 1
+                recorder.update(processed_instances=processed,
+                                progress=round(100 * processed / len(targets), 1))
+            final = self._final_fields(run)
+        except Exception as exc:  # the run ends with a message, never as a dead thread
             log.exception("collection run %s failed", run["collection_id"])
-            recorder.log(f"run failed: {type(exc).__name__}: {exc}", "error")
-            recorder.update(status="error", error=f"{type(exc).__name__}: {exc}",
-                            message="the run failed", completed_at=_now())
-        finally:
-            self._store.flags.acquire_lease(lease_name, run["collection_id"], -1)
-            self._threads.pop(run["collection_id"], None)
+            reason = f"{type(exc).__name__}: {str(exc)[:300]}"
+            recorder.log(f"run failed: {reason}", "error")
+            final = {"status": "error", "error": reason, "message": "the run failed"}
+        final.setdefault("completed_at", now_iso())
+        if not recorder.finish(**final):
+            self._unsaved[run["collection_id"]] = recorder
+        self._release(run["period_key"], run["collection_id"])
+        self._threads.pop(run["collection_id"], None)
 
-    def _finish(self, recorder: RunRecorder) -> None:
-        run = recorder.run
+    def _account(self, recorder: RunRecorder, instance_id: str, future: Future) -> None:
+        """Add an instance's stored counts to the run, or record why it failed."""
+        try:
+            stored: InstanceResult = future.result()
+        except Exception as exc:  # one instance failing must not stop the others
+            if isinstance(exc, LogReadError):
+                message = str(exc)
+            elif isinstance(exc, StoreError):
+                message = f"its digests could not be stored: {exc}"
+            else:
+                log.exception("collection of %s failed", instance_id)
+                message = f"unexpected {type(exc).__name__}: {str(exc)[:300]}"
+            recorder.fail_instance(instance_id, message)
+            return
+        recorder.add(total_queries=stored.queries, malformed_events=stored.malformed)
+        if stored.warning:
+            recorder.warn(f"{instance_id}: {stored.warning}")
+
+    @staticmethod
+    def _final_fields(run: Mapping[str, Any]) -> dict[str, Any]:
         failed = len(run["errors"])
-        summary = (f"{run['total_queries']:,} slow queries from "
-                   f"{run['total_instances'] - failed} of {run['total_instances']} instance(s)")
+        total = run["total_instances"]
+        summary = (f"{run['total_queries']:,} slow queries stored from {total - failed} of "
+                   f"{total} instance(s)")
         if run["malformed_events"]:
             summary += f"; {run['malformed_events']:,} malformed event(s) skipped"
-        if failed and failed == run["total_instances"]:
-            recorder.log(f"no instance could be collected: {summary}", "error")
-            recorder.update(status="error", progress=100, message="every instance failed",
-                            error="; ".join(e["error"] for e in run["errors"])[:2000],
-                            completed_at=_now())
-            return
-        recorder.log(f"completed: {summary}", "warning" if failed else "info")
-        recorder.update(status="completed", progress=100, message=f"completed: {summary}",
-                        completed_at=_now())
+        if failed and failed == total:
+            return {"status": "error", "progress": 100,
+                    "message": f"every instance failed ({total})",
+                    "error": "; ".join(f"{e['instance_id']}: {e['error']}"
+                                       for e in run["errors"])[:2000]}
+        if failed:
+            summary += f"; {failed} failed"
+        if run.get("warnings"):
+            summary += f"; {len(run['warnings'])} warning(s)"
+        return {"status": "completed", "progress": 100, "message": f"completed: {summary}"}
 
     def _collect_instance(self, instance: Mapping[str, Any], period: Period,
-                          recorder: RunRecorder) -> None:
+                          recorder: RunRecorder) -> InstanceResult:
         instance_id = instance["instance_id"]
         source = log_source_for(instance)
         recorder.log(f"{instance_id}: reading {source.describe()}")
@@ -269,26 +326,64 @@ class CollectionService:
         events = 0
         for event in iter_log_events(self._settings, source, period.start_ms, period.end_ms):
             events += 1
-            stream = streams.get(event.get("logStreamName", ""))
-            if stream is None:
-                stream = streams[event.get("logStreamName", "")] = SlowLogStream()
-            try:
-                entry = stream.parse(event.get("message", ""))
-            except SlowLogParseError as exc:
-                aggregator.add_error(exc)
-                recorder.add(malformed_events=1)
-                if aggregator.malformed <= MALFORMED_SAMPLES_LOGGED:
-                    recorder.log(f"{instance_id}: skipped a malformed event "
-                                 f"(ts {event.get('timestamp')}): {exc}", "warning")
-                continue
-            if entry.time is None and event.get("timestamp") is not None:
-                entry.time = datetime.fromtimestamp(event["timestamp"] / 1000, UTC)
-            aggregator.add(instance_id, entry)
-            recorder.add(total_queries=1)
+            self._add_event(aggregator, streams, event, instance_id, recorder)
             if events % EVENTS_PER_PROGRESS_LINE == 0:
                 recorder.log(f"{instance_id}: {events:,} events read")
         digests = [d.to_dict() for d in aggregator.digests(instance_id)]
+        kept = None if recorder.run.get("replace_empty") else self._kept_instead(
+            instance_id, period, events)
+        if kept is not None:
+            return InstanceResult(0, 0, _kept_warning(kept))
         self._store.digests.replace_period(instance_id, period.key, digests)
         recorder.log(f"{instance_id}: {events:,} events, {aggregator.entries:,} queries, "
                      f"{len(digests):,} digests"
                      + (f", {aggregator.malformed:,} malformed" if aggregator.malformed else ""))
+        return InstanceResult(aggregator.entries, aggregator.malformed, None)
+
+    def _kept_instead(self, instance_id: str, period: Period,
+                      events: int) -> dict[str, Any] | None:
+        """With 0 events and digests already stored for the period: what is kept."""
+        if events:
+            return None
+        stored = self._store.digests.stored(instance_id, period.key)
+        return stored if stored and stored.get("digests") else None
+
+    @staticmethod
+    def _add_event(aggregator: DigestAggregator, streams: dict[str, SlowLogStream],
+                   event: Mapping[str, Any], instance_id: str, recorder: RunRecorder) -> None:
+        """Parse and aggregate one event; any failure counts it as malformed, never fatal."""
+        name = event.get("logStreamName", "")
+        stream = streams.get(name)
+        if stream is None:
+            stream = streams[name] = SlowLogStream()
+        try:
+            entry = stream.parse(event.get("message", ""))
+            if entry.time is None and event.get("timestamp") is not None:
+                entry.time = datetime.fromtimestamp(event["timestamp"] / 1000, UTC)
+            aggregator.add(instance_id, entry)
+        except Exception as exc:  # noqa: BLE001 - one bad event must not fail the instance
+            if not isinstance(exc, SlowLogParseError):
+                exc = SlowLogParseError(f"{type(exc).__name__}: {str(exc)[:200]}")
+            aggregator.add_error(exc)
+            if aggregator.malformed <= MALFORMED_SAMPLES_LOGGED:
+                recorder.log(f"{instance_id}: skipped a malformed event "
+                             f"(ts {event.get('timestamp')}): {str(exc)[:300]}", "warning")
+
+
+class InstanceResult:
+    """What one instance's collection stored: entries, malformed events, and a warning."""
+
+    __slots__ = ("queries", "malformed", "warning")
+
+    def __init__(self, queries: int, malformed: int, warning: str | None) -> None:
+        self.queries = queries
+        self.malformed = malformed
+        self.warning = warning
+
+
+def _kept_warning(stored: Mapping[str, Any]) -> str:
+    when = (stored.get("collected_at") or "")[:10] or "an earlier run"
+    return (f"0 events: CloudWatch retention? kept {stored['digests']:,} digests collected "
+            f'on {when} (send "replace_empty": true to replace them with nothing)')
+
+

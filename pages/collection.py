@@ -11,7 +11,7 @@ from dash import ClientsideFunction, Input, Output, State, callback, clientside_
 
 from analysis.period import recent_months
 from auth.access import OPERATORS_ONLY_HINT, can_operate
-from jobs.collection import CollectionConflict, CollectionRequestError
+from jobs.collection import CollectionBusy, CollectionConflict, CollectionRequestError
 from services import current_services
 
 dash.register_page(__name__, path="/collection", name="Collection", order=2,
@@ -106,7 +106,7 @@ def start_collection(_clicks: int, month: str | None, instance_ids: list[str] | 
         body["instance_ids"] = instance_ids
     try:
         run = current_services().collection.start(body)
-    except CollectionRequestError as exc:
+    except (CollectionRequestError, CollectionBusy) as exc:
         return dash.no_update, dbc.Alert(str(exc), color="warning", dismissable=True,
                                          id="collection-start-result")
     except CollectionConflict as exc:

@@ -7,9 +7,11 @@ fields), so the digest grid stays fast with 100,000 digests.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from store.backend import Backend, FindQuery, IndexSpec
+from store.flags import utc_iso
 
 COLLECTION = "digests"
 TOTALS = "digest_totals"
@@ -52,7 +54,15 @@ class DigestRepository:
             "instance_id": instance_id, "period": period, "digests": len(docs),
             "count": sum(d["count"] for d in docs),
             "query_time": sum(d["query_time"]["sum"] for d in docs),
+            "collected_at": utc_iso(datetime.now(UTC)),
         })
+
+    def stored(self, instance_id: str, period: str) -> dict[str, Any] | None:
+        """What one instance-period holds now: {digests, count, query_time, collected_at}."""
+        doc = self._backend.get(TOTALS, f"{instance_id}|{period}")
+        if doc is not None:
+            doc.pop("_id", None)
+        return doc
 
     def totals(self, instance_id: str | None = None,
                period: str | None = None) -> dict[str, float]:

@@ -44,8 +44,9 @@ class RunRepository:
             doc.pop("_id", None)
         return docs
 
-    def active(self, period_key: str) -> list[dict[str, Any]]:
-        return self._backend.find(
-            COLLECTION,
-            FindQuery(where={"period_key": period_key, "status": {"$in": list(ACTIVE_STATUSES)}}),
-        )
+    def active(self, period_key: str | None = None) -> list[dict[str, Any]]:
+        """Runs not yet ended, of one period or of every period."""
+        where: dict[str, Any] = {"status": {"$in": list(ACTIVE_STATUSES)}}
+        if period_key is not None:
+            where["period_key"] = period_key
+        return self._backend.find(COLLECTION, FindQuery(where=where))

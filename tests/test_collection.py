@@ -11,6 +11,7 @@ import pytest
 from analysis.fingerprint import fingerprint_and_id
 from app import create_app
 from settings import Settings
+from store.flags import utc_iso
 from tests.conftest import REGION
 from tests.cw_seed import put_events, rds_entry
 from tests.rds_seed import seed_rds
@@ -143,7 +144,8 @@ def test_a_second_run_for_a_running_period_is_409(collecting_app) -> None:
     app, services = collecting_app
     client = app.server.test_client()
     services.store.runs.create({"collection_id": "busy", "status": "in_progress",
-                                "period_key": "2026-10", "started_at": "2026-11-01T00:00:00Z"})
+                                "period_key": "2026-10", "started_at": "2026-11-01T00:00:00Z",
+                                "heartbeat_at": utc_iso(datetime.now(UTC))})  # alive
     assert services.store.flags.acquire_lease("collection:2026-10", "busy", 600)
     response = client.post("/cloudwatch/run", json={"month": "2026-10"})
     assert response.status_code == 409
@@ -155,7 +157,7 @@ def test_a_second_run_for_a_running_period_is_409(collecting_app) -> None:
     services.collection.wait(other.get_json()["collection_id"], timeout=60)
 
 
-def test_a_dead_runs_period_frees_after_its_lease_and_the_run_is_marked_abandoned(
+def test_a_dead_runs_period_frees_and_the_run_is_marked_interrupted(
         collecting_app) -> None:
     app, services = collecting_app
     services.store.runs.create({"collection_id": "dead", "status": "in_progress",
@@ -164,7 +166,7 @@ def test_a_dead_runs_period_frees_after_its_lease_and_the_run_is_marked_abandone
     started = _run(app.server.test_client(), services)
     assert started["collection_id"] != "dead"
     dead = services.store.runs.get("dead")
-    assert dead["status"] == "error" and "abandoned" in dead["error"]
+    assert dead["status"] == "error" and "interrupted" in dead["error"]
 
 
 def test_instance_ids_and_a_custom_range(collecting_app) -> None:
@@ -195,12 +197,16 @@ def test_bad_requests_are_400_with_a_message(collecting_app, body: dict, message
     assert message in response.get_json()["error"]
 
 
-def test_non_json_body_is_400(collecting_app) -> None:
+def test_a_non_json_body_is_refused(collecting_app) -> None:
     app, _ = collecting_app
-    response = app.server.test_client().post("/cloudwatch/run", data="month=2026-10",
-                                             content_type="text/plain")
-    assert response.status_code == 400
-    assert "JSON object" in response.get_json()["error"]
+    client = app.server.test_client()
+    # text/plain is what a cross-site form can send: refused before the route runs
+    plain = client.post("/cloudwatch/run", data="month=2026-10", content_type="text/plain")
+    assert plain.status_code == 415
+    assert "JSON" in plain.get_json()["error"]
+    untyped = client.post("/cloudwatch/run", data="month=2026-10")
+    assert untyped.status_code == 400
+    assert "JSON object" in untyped.get_json()["error"]
 
 
 def test_without_aws_the_run_is_refused(settings: Settings) -> None:
