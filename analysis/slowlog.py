@@ -45,6 +45,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from analysis.errors import SlowLogParseError
 
@@ -59,6 +60,12 @@ __all__ = [
 
 _BANNER_ENDS = ("started with:\n", "started with:", "started with:\r\n")
 _ERROR_TEXT_CHARS = 500
+# Limits an entry must keep, or it is malformed: a store (MongoDB's int64) must hold every
+# number, and no name may make a digest huge (a 10 MB user name once made a 21 MB digest).
+MAX_SECONDS = 1e7  # about 115 days: more is not a real query time
+MAX_COUNT = 2**63 - 1
+MAX_NAME_CHARS = 256  # user, host, ip and database names are cut here, with TRUNCATED
+TRUNCATED = "…[cut]"
 _CACHE_SIZE = 4096
 
 
@@ -93,6 +100,26 @@ def _error(reason: str, lines: list[str] | str, line: int | None = None) -> Slow
     err.text = text[:_ERROR_TEXT_CHARS]
     err.line = line
     return err
+
+
+def _cut(name: Any) -> Any:
+    if not isinstance(name, str) or len(name) <= MAX_NAME_CHARS:  # None, or a sentinel
+        return name
+    return name[:MAX_NAME_CHARS] + TRUNCATED
+
+
+def _check_limits(entry: SlowLogEntry, lines: list[str], line: int | None) -> None:
+    """Numbers out of range make the entry malformed; over-long names are cut."""
+    for name in ("query_time", "lock_time"):
+        value = getattr(entry, name)
+        if not 0 <= value <= MAX_SECONDS:  # also false for NaN
+            raise _error(f"{name} out of range: {value!r}"[:120], lines, line)
+    for name in ("rows_sent", "rows_examined", "rows_affected", "bytes_sent", "thread_id"):
+        value = getattr(entry, name)
+        if value is not None and not 0 <= value <= MAX_COUNT:
+            raise _error(f"{name} out of range: {value!r}"[:120], lines, line)
+    entry.user, entry.host = _cut(entry.user), _cut(entry.host)
+    entry.ip, entry.db = _cut(entry.ip), _cut(entry.db)
 
 
 def _pairs(text: str) -> dict[str, str]:
@@ -296,11 +323,13 @@ class SlowLogStream:
 
     def _parse(self, lines: list[str], first_line: int | None = None) -> SlowLogEntry:
         try:
-            return self._parse_unchecked(lines, first_line)
+            entry = self._parse_unchecked(lines, first_line)
         except SlowLogParseError:
             raise
         except (ValueError, IndexError, OverflowError, OSError) as exc:
-            raise _error(f"bad value in entry: {exc}", lines, first_line) from None
+            raise _error(f"bad value in entry: {str(exc)[:200]}", lines, first_line) from None
+        _check_limits(entry, lines, first_line)
+        return entry
 
     def _parse_unchecked(self, lines: list[str], first_line: int | None) -> SlowLogEntry:
         # The per-entry hot path: dispatch on fixed-width prefixes (a slice compare is
@@ -446,8 +475,12 @@ class SlowLogStream:
                 user, host, ip, tid = self._user_host(uh_line)
         except (ValueError, IndexError, OverflowError):
             return None
-        if query_time >= 1e9 or lock_time >= 1e9:  # the regex admits no sign, no NaN
-            return None
+        if (query_time > MAX_SECONDS or lock_time > MAX_SECONDS  # no sign, no NaN here
+                or rows_sent > MAX_COUNT or rows_examined > MAX_COUNT
+                or (tid is not None and tid > MAX_COUNT)
+                or (user is not None and len(user) > MAX_NAME_CHARS)
+                or (host is not None and len(host) > MAX_NAME_CHARS)):
+            return None  # _parse says why, or cuts the name
         use_db = None
         if use is not None:
             use = use.rstrip()

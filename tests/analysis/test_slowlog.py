@@ -10,9 +10,12 @@ from hypothesis import strategies as st
 
 from analysis.errors import SlowLogParseError
 from analysis.slowlog import (
+    MAX_NAME_CHARS,
+    TRUNCATED,
     SlowLogEntry,
     SlowLogStream,
     iter_entries,
+    iter_entries_text,
     parse_entry,
     split_entries,
 )
@@ -358,3 +361,30 @@ def test_real_mariadb_log_split_then_parse_per_event(mariadb_slowlog):
     with open(mariadb_slowlog, encoding="utf-8") as fh:
         per_event = [stream.parse(text) for text in split_entries(fh)]
     assert per_event == whole
+
+
+def _entry(user: str = "app", rows: str = "1", query_time: str = "0.5") -> str:
+    return (f"# Time: 2026-10-03T10:00:00.000001Z\n# User@Host: {user}[{user}] @  [10.0.1.15]"
+            f"  Id: 7\n# Query_time: {query_time}  Lock_time: 0.0 Rows_sent: {rows}  "
+            "Rows_examined: 10\nSET timestamp=1790935200;\nSELECT 2;\n")
+
+
+@pytest.mark.parametrize(("field", "kwargs"), [
+    ("rows_sent", {"rows": "1" + "0" * 30}),
+    ("rows_sent", {"rows": "-5"}),
+    ("query_time", {"query_time": "nan"}),
+    ("query_time", {"query_time": "1e12"}),
+])
+def test_numbers_a_store_cannot_hold_make_the_entry_malformed(field: str, kwargs: dict) -> None:
+    text = _entry(**kwargs)
+    with pytest.raises(SlowLogParseError, match=f"{field} out of range|bad value"):
+        SlowLogStream().parse(text)
+    (item,) = list(iter_entries_text([text]))
+    assert isinstance(item, SlowLogParseError)
+
+
+def test_over_long_names_are_cut_with_a_marker() -> None:
+    entry = SlowLogStream().parse(_entry(user="u" * 10_000))
+    assert entry.user == "u" * MAX_NAME_CHARS + TRUNCATED
+    (fast,) = list(iter_entries_text([_entry(user="u" * 10_000)]))
+    assert fast.user == entry.user
