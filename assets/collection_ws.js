@@ -23,6 +23,9 @@ window.dash_clientside.collection = (function () {
     if (d.total_queries !== undefined) {
       parts.push((d.total_queries || 0).toLocaleString() + " queries");
     }
+    if (d.warnings && d.warnings.length) {
+      parts.push(d.warnings.length + (d.warnings.length === 1 ? " warning" : " warnings"));
+    }
     if (d.error) { parts.push("error: " + d.error); }
     return parts.join(" · ");
   }
@@ -64,9 +67,11 @@ window.dash_clientside.collection = (function () {
         var d = msg.data.details || {};
         var progress = Math.round(d.progress || 0);
         var done = msg.data.status === "completed" || msg.data.status === "error";
+        var warned = d.warnings && d.warnings.length > 0;
         set("collection-progress", {
           value: progress, label: progress + " %", animated: !done, striped: !done,
-          color: msg.data.status === "error" ? "danger" : done ? "success" : "primary",
+          color: msg.data.status === "error" ? "danger" : done ? (warned ? "warning" : "success")
+            : "primary",
         });
         set("collection-status", { children: statusText(msg.data) });
         if (done) {

@@ -30,6 +30,7 @@ dagcomponentfuncs.StatusBadge = function (props) {
   var colors = {
     available: "success", configured: "success", completed: "success",
     gone: "secondary", error: "danger", started: "primary", in_progress: "primary",
+    "completed with warnings": "warning",
   };
   var color = colors[value] || "warning";
   return React.createElement("span", { className: "badge text-bg-" + color }, value);

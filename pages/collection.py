@@ -27,6 +27,8 @@ HISTORY_COLUMNS = [
      "valueFormatter": {"function": "d3.format(',')(params.value)"}},
     {"field": "malformed_events", "headerName": "Malformed"},
     {"field": "failed", "headerName": "Failed instances", "minWidth": 200, "flex": 2},
+    {"field": "warnings", "headerName": "Warnings", "minWidth": 200, "flex": 2,
+     "tooltipField": "warnings"},
     {"field": "collection_id", "headerName": "Run id", "minWidth": 120},
 ]
 
@@ -140,12 +142,15 @@ def load_history(_finished, _run_id, _pathname):
             "collection_id": run["collection_id"],
             "started_at": (run.get("started_at") or "")[:19].replace("T", " "),
             "period": f"{period.get('start_date', '?')} .. {period.get('end_date', '?')}",
-            "status": run.get("status"),
+            "status": ("completed with warnings"
+                       if run.get("status") == "completed" and run.get("warnings")
+                       else run.get("status")),
             "progress": run.get("progress", 0),
             "instances": f"{run.get('processed_instances', 0)}/{run.get('total_instances', 0)}",
             "total_queries": run.get("total_queries", 0),
             "malformed_events": run.get("malformed_events", 0),
             "failed": ", ".join(e["instance_id"] for e in run.get("errors") or []),
+            "warnings": "; ".join(run.get("warnings") or []),
         })
     return rows
 
