@@ -31,7 +31,12 @@ Pure: no I/O.
 
 from __future__ import annotations
 
-__all__ = ["MASK", "mask_literals", "mask_plan", "mask_plan_and_findings"]
+import re
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["MASK", "RAW_TEXT_MASKED", "mask_capture", "mask_digest", "mask_literals",
+           "mask_message", "mask_plan", "mask_plan_and_findings", "mask_plan_document"]
 
 MASK = "?"
 _DIGITS = "0123456789"
@@ -165,12 +170,26 @@ def mask_literals(sql: str) -> str:
     return "".join(out)
 
 
-_VALUE_KEYS = frozenset({"text", "lookup", "ref"})
+# Plan fields that can quote the statement's values: the TREE line, index lookups and ranges
+# ("over (10 < id)"), sort keys (ORDER BY FIELD(s, 'a', 'b')), limits, refs.
+_VALUE_KEYS = frozenset({"text", "lookup", "ref", "detail", "sort_key", "filesort_key",
+                         "limit", "windows"})
 
 
 def _holds_values(key: str) -> bool:
     """Plan fields that can quote the statement's values (TREE line text, lookups, filters)."""
     return key in _VALUE_KEYS or key.endswith(("condition", "filter"))
+
+
+def _mask_value(value: Any) -> Any:
+    """Strings masked inside a (small, plan-sized) value: a string, a list or an object."""
+    if isinstance(value, str):
+        return mask_literals(value)
+    if isinstance(value, list):
+        return [_mask_value(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _mask_value(v) for k, v in value.items()}
+    return value
 
 
 def mask_plan(node: dict) -> dict:
@@ -185,11 +204,12 @@ def mask_plan(node: dict) -> dict:
 'rows_note': 5}, 'children': []}]}
     """
     masked = dict(node)
-    if isinstance(masked.get("condition"), str):
-        masked["condition"] = mask_literals(masked["condition"])
+    for key in ("condition", "operation"):  # an unrecognised TREE line is all operation
+        if isinstance(masked.get(key), str):
+            masked[key] = mask_literals(masked[key])
     if isinstance(masked.get("extra"), dict):
-        masked["extra"] = {k: mask_literals(v) if isinstance(v, str) and _holds_values(k)
-                           else v for k, v in masked["extra"].items()}
+        masked["extra"] = {k: _mask_value(v) if _holds_values(k) else v
+                           for k, v in masked["extra"].items()}
     masked["children"] = [mask_plan(child) for child in node.get("children") or []]
     return masked
 
@@ -208,3 +228,89 @@ def mask_plan_and_findings(root: dict | None,
 
     masked = mask_plan(root)
     return masked, [f.to_dict() for f in find_problems(PlanNode.from_dict(masked))]
+
+
+# ---- whole documents, as every page and API answer shows them while literals are hidden ----
+RAW_TEXT_MASKED = ("masked: the raw EXPLAIN output quotes the statement's values; ask for "
+                   "literals to see it")
+# MySQL's parse errors quote the rest of the statement: "... near 'x@y.z' AND id=5' at line 1"
+# (the quote is not escaped, so it runs to the last "' at line").
+_NEAR = re.compile(r"near '.*' at line (\d+)", re.DOTALL)
+# Our parsers' messages quote an excerpt as a Python repr: "got '-> Filter: (a = 5)'".
+_GOT = re.compile(r"""\b(got|in) ('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")""", re.DOTALL)
+
+
+def mask_message(text: str | None) -> str | None:
+    """An error message with the statement values it may quote masked, the rest as written.
+
+    Stored reasons (why a statement has no plan, why a plan could not be read) come from
+    the server or the parsers and can quote the statement. Only the quoted parts are masked,
+    so error codes, line numbers and wording stay readable.
+
+    >>> mask_message("1064: You have an error in your SQL syntax; check the manual ... near "
+    ...              "'a@b.c' AND id = 5' at line 1")
+    '1064: You have an error in your SQL syntax; check the manual ... near ? at line 1'
+    >>> mask_message("line 2: expected '-> <operation>', got '-> Filter: (t.a = 42)'")
+    "line 2: expected '-> <operation>', got '-> Filter: (t.a = ?)'"
+    """
+    if not text:
+        return text
+    text = _NEAR.sub(lambda m: f"near {MASK} at line {m.group(1)}", text)
+    return _GOT.sub(lambda m: f"{m.group(1)} {m.group(2)[0]}{mask_literals(m.group(2)[1:-1])}"
+                              f"{m.group(2)[0]}", text)
+
+
+def mask_digest(digest: Mapping[str, Any]) -> dict[str, Any]:
+    """A digest with its example statements masked (the fingerprint holds no literals)."""
+    masked = dict(digest)
+    examples = digest.get("examples")
+    if isinstance(examples, list):
+        masked["examples"] = [
+            {**e, "sql": mask_literals(e["sql"])} if isinstance(e, Mapping)
+            and isinstance(e.get("sql"), str) else e
+            for e in examples]
+    return masked
+
+
+def mask_capture(capture: Mapping[str, Any]) -> dict[str, Any]:
+    """A captured statement with its text masked, and the reason it has no plan."""
+    masked = dict(capture)
+    if isinstance(capture.get("sql_text"), str):
+        masked["sql_text"] = mask_literals(capture["sql_text"])
+    if isinstance(capture.get("plan_error"), str):
+        masked["plan_error"] = mask_message(capture["plan_error"])
+    return masked
+
+
+def _mask_format(entry: Any) -> Any:
+    """One raw EXPLAIN output: hidden (JSON text cannot be masked and stay useful)."""
+    if not isinstance(entry, Mapping):
+        return entry
+    masked = dict(entry)
+    if masked.get("text") is not None:
+        masked["text"] = None
+        masked["note"] = RAW_TEXT_MASKED
+    if isinstance(masked.get("error"), str):
+        masked["error"] = mask_message(masked["error"])
+    return masked
+
+
+def mask_plan_document(plan: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored plan as shown while literals are hidden.
+
+    The explained statement is masked, the tree and its findings are masked together (see
+    :func:`mask_plan_and_findings`), the raw outputs are withheld as the Plans page does, and
+    stored error messages are masked where they quote the statement.
+    """
+    masked = dict(plan)
+    if isinstance(plan.get("explained_sql"), str):
+        masked["explained_sql"] = mask_literals(plan["explained_sql"])
+    if isinstance(plan.get("root"), Mapping):
+        masked["root"], masked["findings"] = mask_plan_and_findings(
+            plan["root"], list(plan.get("findings") or []))
+    if isinstance(plan.get("formats"), Mapping):
+        masked["formats"] = {name: _mask_format(entry)
+                             for name, entry in plan["formats"].items()}
+    if isinstance(plan.get("parse_error"), str):
+        masked["parse_error"] = mask_message(plan["parse_error"])
+    return masked

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from analysis.safe_text import excerpt
+
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 MAX_DAYS = 92
 
@@ -72,7 +74,7 @@ def _parse_date(name: str, value: Any) -> date:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise PeriodError(f"{name} must be a date YYYY-MM-DD, got {value!r}") from None
+        raise PeriodError(f"{name} must be a date YYYY-MM-DD, got {excerpt(value)}") from None
 
 
 def parse_period(body: Mapping[str, Any], today: date | None = None) -> Period:
@@ -85,7 +87,7 @@ def parse_period(body: Mapping[str, Any], today: date | None = None) -> Period:
     if month is not None:
         match = _MONTH.match(month) if isinstance(month, str) else None
         if not match or not 1 <= int(match.group(2)) <= 12:
-            raise PeriodError(f"month must look like YYYY-MM, got {month!r}")
+            raise PeriodError(f"month must look like YYYY-MM, got {excerpt(month)}")
         period = month_period(int(match.group(1)), int(match.group(2)))
     elif has_range:
         if "start_date" not in body or "end_date" not in body:

@@ -27,9 +27,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from analysis.errors import PlanParseError
+from analysis.nesting import json_size, json_text_depth, value_depth
+from analysis.safe_text import excerpt
 
 __all__ = [
     "FLAGS",
+    "MAX_PLAN_CHARS",
+    "MAX_PLAN_DEPTH",
+    "MAX_PLAN_JSON_DEPTH",
     "PlanNode",
     "costliest_path",
     "iter_nodes",
@@ -48,6 +53,14 @@ FLAGS = (
     "dependent_subquery",
 )
 _FLAG_ORDER = {name: i for i, name in enumerate(FLAGS)}
+
+# Limits on what parse_plan reads. Real plans are far inside them (the deepest fixture is 12
+# nodes and 18 JSON levels; a 61-table left-deep join is ~65 nodes); past them a plan is an
+# attack or an accident, and the recursive parts (the JSON builder, to_dict, the encoder)
+# must never meet it.
+MAX_PLAN_DEPTH = 100  # nodes from the root to the deepest leaf
+MAX_PLAN_JSON_DEPTH = 200  # nested arrays/objects in EXPLAIN JSON
+MAX_PLAN_CHARS = 2_000_000  # a big EXPLAIN FORMAT=JSON is ~100 kB; this stops abuse, not use
 
 # MySQL access types (the `type` column) -> human label of the table access.
 _ACCESS_LABELS = {
@@ -195,14 +208,18 @@ def parse_plan(text: str | Mapping[str, Any], fmt: str = "auto") -> PlanNode:
     already-decoded EXPLAIN JSON.  Raises :class:`PlanParseError` for anything unreadable.
     """
     if fmt not in ("auto", "json", "tree"):
-        raise ValueError(f"fmt must be 'auto', 'json' or 'tree', not {fmt!r}")
+        raise ValueError(f"fmt must be 'auto', 'json' or 'tree', not {excerpt(fmt, 20)}")
     if isinstance(text, Mapping):
         if fmt == "tree":
             raise PlanParseError("expected EXPLAIN FORMAT=TREE text, got an already-decoded "
                                  "JSON object")
+        _check_decoded_size(text)
         return _finish(_parse_json_doc(text), "json")
     if not isinstance(text, str):
         raise PlanParseError(f"expected EXPLAIN output as text, got {type(text).__name__}")
+    if len(text) > MAX_PLAN_CHARS:
+        raise PlanParseError(f"the EXPLAIN output is too long ({len(text):,} characters; at "
+                             f"most {MAX_PLAN_CHARS:,})")
     body = _strip_header(text)
     if not body.strip():
         raise PlanParseError("empty EXPLAIN output: expected EXPLAIN FORMAT=JSON (an object "
@@ -223,8 +240,49 @@ def parse_plan(text: str | Mapping[str, Any], fmt: str = "auto") -> PlanNode:
 
 # ---- shared plumbing ---------------------------------------------------------------------------
 def _excerpt(text: str, limit: int = 60) -> str:
-    text = text.strip().splitlines()[0] if text.strip() else ""
-    return repr(text if len(text) <= limit else text[:limit] + "...")
+    """The first line of ``text``, quoted and cut (error messages never echo a whole plan)."""
+    stripped = text.strip()
+    first = stripped[:limit + 1].splitlines()[0] if stripped else ""
+    return repr(first if len(first) <= limit else first[:limit] + "...")
+
+
+def _names(keys: Any, count: int = 5) -> str:
+    """The first ``count`` member names, each cut short, for "found: ..." messages."""
+    names = [str(k)[:40] for k in list(keys)[:count + 1]]
+    shown = ", ".join(names[:count])
+    return (shown + ", ...") if len(names) > count else (shown or "none")
+
+
+def _check_decoded_size(doc: Mapping[str, Any]) -> None:
+    """Already-decoded JSON gets the limits text gets, measured without recursion."""
+    if value_depth(doc, MAX_PLAN_JSON_DEPTH) > MAX_PLAN_JSON_DEPTH:
+        raise PlanParseError(_too_deep_json())
+    size = json_size(doc, MAX_PLAN_CHARS)
+    if size > MAX_PLAN_CHARS:
+        raise PlanParseError(f"the EXPLAIN JSON is too long (more than {MAX_PLAN_CHARS:,} "
+                             "characters)")
+
+
+def _short_message(message: str, limit: int = 300) -> str:
+    """A builder error whose JSON path runs long (200 levels deep): its start and its end."""
+    if len(message) <= limit:
+        return message
+    return f"{message[:80]} ... {message[-(limit - 85):]}"
+
+
+def _too_deep_json() -> str:
+    return f"EXPLAIN JSON is nested too deeply (more than {MAX_PLAN_JSON_DEPTH} levels)"
+
+
+def _check_depth(root: PlanNode) -> None:
+    """Refuse a tree deeper than MAX_PLAN_DEPTH before anything walks it recursively."""
+    stack = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_PLAN_DEPTH:
+            raise PlanParseError(f"the plan is nested too deeply (more than {MAX_PLAN_DEPTH} "
+                                 "levels of operations)")
+        stack.extend((child, depth + 1) for child in node.children)
 
 
 def _strip_header(text: str) -> str:
@@ -243,6 +301,7 @@ _BLANK_LINES = re.compile(r"^(?:[ \t]*\r?\n)+")
 
 
 def _finish(root: PlanNode, fmt: str) -> PlanNode:
+    _check_depth(root)
     root.extra.setdefault("format", fmt)
     _assign_ids(root, "n0")
     _mark_internal(root)
@@ -292,30 +351,29 @@ def _number(value: Any, path: str) -> float | None:
         return None
     if isinstance(value, bool):
         raise PlanParseError(f"{path}: expected a number, got a boolean")
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
+    if isinstance(value, (int, float, str)):
         try:
             number = float(value)
-        except ValueError:
+        except (ValueError, OverflowError):  # "abc"; an int too big for a float
             pass
         else:
             if math.isfinite(number):
                 return number
-    raise PlanParseError(f"{path}: expected a number, got {_kind(value)} {value!r}")
+    raise PlanParseError(f"{path}: expected a number, got {_kind(value)} {excerpt(value)}")
 
 
 def _string(value: Any, path: str) -> str | None:
     if value is None or isinstance(value, str):
         return value
-    raise PlanParseError(f"{path}: expected a string, got {_kind(value)} {value!r}")
+    raise PlanParseError(f"{path}: expected a string, got {_kind(value)} {excerpt(value)}")
 
 
 def _string_list(value: Any, path: str) -> list[str] | None:
     if value is None:
         return None
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise PlanParseError(f"{path}: expected a list of strings, got {_kind(value)} {value!r}")
+        raise PlanParseError(f"{path}: expected a list of strings, got {_kind(value)} "
+                             f"{excerpt(value)}")
     return list(value)
 
 
@@ -373,17 +431,28 @@ def _strip_json_comments(text: str) -> str:
     return "".join(out)
 
 
+def _refuse_constant(name: str) -> Any:
+    """NaN and Infinity are not JSON (json.loads accepts them; the encoder would echo them)."""
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _loads(text: str) -> Any:
+    """json.loads, refusing nesting past MAX_PLAN_JSON_DEPTH before it can recurse into it."""
+    if json_text_depth(text) > MAX_PLAN_JSON_DEPTH:
+        raise PlanParseError(_too_deep_json())
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except RecursionError as exc:  # pragma: no cover - the depth check comes first
+        raise PlanParseError(_too_deep_json()) from exc
+
+
 def _load_json(body: str) -> Any:
     try:
-        return json.loads(body)
-    except RecursionError as exc:
-        raise PlanParseError("EXPLAIN JSON is nested too deeply to read") from exc
+        return _loads(body)
     except ValueError as first:
         if "/*" in body:
             try:
-                return json.loads(_strip_json_comments(body))
-            except RecursionError as exc:
-                raise PlanParseError("EXPLAIN JSON is nested too deeply to read") from exc
+                return _loads(_strip_json_comments(body))
             except ValueError:
                 pass
         err = first if isinstance(first, json.JSONDecodeError) else None
@@ -445,14 +514,15 @@ def _parse_json_doc(doc: Any) -> PlanNode:
                 "this looks like MySQL's EXPLAIN JSON format version 2 "
                 "(explain_json_format_version=2), which is not supported: expected a top-level "
                 "'query_block' (version 1)")
-        keys = ", ".join(sorted(map(str, doc))[:5]) or "none"
-        raise PlanParseError(
-            f"expected a top-level 'query_block' member (EXPLAIN FORMAT=JSON), found: {keys}")
+        raise PlanParseError("expected a top-level 'query_block' member (EXPLAIN FORMAT=JSON), "
+                             f"found: {_names(sorted(map(str, doc)))}")
     flavour = _detect_flavour(doc)
     try:
         root = _JsonBuilder(flavour).query_block(doc["query_block"], "$.query_block")
-    except RecursionError as exc:
-        raise PlanParseError("EXPLAIN JSON is nested too deeply to read") from exc
+    except RecursionError as exc:  # pragma: no cover - the depth check comes first
+        raise PlanParseError(_too_deep_json()) from exc
+    except PlanParseError as exc:
+        raise PlanParseError(_short_message(str(exc))) from None
     for key, value in doc.items():
         if key != "query_block" and _json_scalar(value):
             root.extra[key] = value
@@ -514,7 +584,7 @@ class _JsonBuilder:
         if not children and not node.extra and "message" not in extra and node.cost is None:
             raise PlanParseError(
                 f"{path}: a query block needs a select_id, a message or plan members such as "
-                f"table, nested_loop or union_result; found: {', '.join(map(str, qb)) or 'none'}")
+                f"table, nested_loop or union_result; found: {_names(qb)}")
         node.children = children
         node.extra.update(extra)
         return node
@@ -527,7 +597,7 @@ class _JsonBuilder:
         for key, value in obj.items():
             if key in skip:
                 continue
-            here = f"{path}.{key}"
+            here = f"{path}.{str(key)[:40]}"  # a path names members; it never copies a huge one
             if key == "table":
                 children.append(self.table(value, here))
             elif key == "nested_loop":
@@ -581,7 +651,7 @@ class _JsonBuilder:
             inner, more = self.content(_object(item, here, "a join member"), here)
             if not inner:
                 raise PlanParseError(f"{here}: expected a table (or join) in the join list, "
-                                     f"found: {', '.join(map(str, item)) or 'nothing'}")
+                                     f"found: {_names(item)}")
             node.children.extend(inner)
             node.extra.update(more)
         return node
@@ -820,6 +890,7 @@ _LINE = re.compile(r"^(?P<indent> *)-> ?(?P<text>.*)$")
 _STATS = re.compile(
     r"\s*\((?P<group>(?:cost|rows)=[^()]*|actual time=[^()]*|actual rows=[^()]*"
     r"|never executed)\)\s*$")
+_MAX_STATS_GROUPS = 4
 _TABLE = r"(?P<table><[^>]*>|`[^`]+`|[^\s(]+)"
 _KEY = r"(?P<key><[^>]*>|`[^`]+`|[^\s(]+)"
 
@@ -834,7 +905,7 @@ def _parse_tree(body: str) -> PlanNode:
         m = _LINE.match(line)
         if m is None:
             if entries and line.lstrip().startswith("("):
-                entries[-1][1] += " " + line.strip()  # a wrapped "(actual time=...)" group
+                entries[-1][1].append(line.strip())  # a wrapped "(actual time=...)" group
                 continue
             raise PlanParseError(
                 f"line {lineno}: expected '-> <operation>' (EXPLAIN FORMAT=TREE), got "
@@ -847,13 +918,13 @@ def _parse_tree(body: str) -> PlanNode:
         text = m.group("text").strip()
         if not text:
             raise PlanParseError(f"line {lineno}: '->' without an operation")
-        entries.append([indent - base, text, lineno])
+        entries.append([indent - base, [text], lineno])
     if not entries:
         raise PlanParseError("no '->' lines found: expected EXPLAIN FORMAT=TREE output")
 
     roots: list[PlanNode] = []
     stack: list[tuple[int, PlanNode]] = []  # (depth, node)
-    for indent, text, lineno in entries:
+    for indent, parts, lineno in entries:
         if indent % 4:
             raise PlanParseError(
                 f"line {lineno}: indentation of {indent} spaces is not a multiple of 4")
@@ -865,7 +936,10 @@ def _parse_tree(body: str) -> PlanNode:
             raise PlanParseError(
                 f"line {lineno}: nested {depth - parent_depth} levels below the line above "
                 "(expected one level, 4 spaces)")
-        node = _tree_node(text, lineno)
+        if depth >= MAX_PLAN_DEPTH:
+            raise PlanParseError(f"line {lineno}: the plan is nested too deeply (more than "
+                                 f"{MAX_PLAN_DEPTH} levels of operations)")
+        node = _tree_node(" ".join(parts), lineno)
         if stack:
             stack[-1][1].children.append(node)
         else:
@@ -954,14 +1028,17 @@ _DML = re.compile(r"^(?P<op>Insert into|Replace into|Update|Delete from) (?P<tar
 def _tree_node(text: str, lineno: int) -> PlanNode:
     ops = text
     groups = []
-    while True:
+    # MySQL prints at most two groups (estimates, then actuals); stopping after a few keeps a
+    # crafted line of 100,000 groups linear instead of quadratic.
+    for _ in range(_MAX_STATS_GROUPS):
         m = _STATS.search(ops)
         if m is None:
             break
         groups.append(m.group("group"))
         ops = ops[: m.start()].rstrip()
     if not ops:
-        raise PlanParseError(f"line {lineno}: only estimates, no operation, in {text!r}")
+        raise PlanParseError(f"line {lineno}: only estimates, no operation, in "
+                             f"{_excerpt(text)}")
     node = PlanNode("", ops)
     node.extra["text"] = ops
     for group in reversed(groups):

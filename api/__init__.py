@@ -7,7 +7,15 @@ from flask import Flask
 from api import cloudwatch, digests, errors, health, instances, plans, realtime, ws
 
 
-def init_app(server: Flask, ws_ping_seconds: float = 30) -> None:
+def init_app(server: Flask, ws_ping_seconds: float = 30,
+             max_request_bytes: int | None = None) -> None:
+    """Register the API on `server`; `max_request_bytes` (MAX_REQUEST_BYTES) caps every body.
+
+    Werkzeug enforces MAX_CONTENT_LENGTH while the body is read, chunked bodies included;
+    the API's error handler answers it with a 413 JSON message.
+    """
+    if max_request_bytes is not None:
+        server.config["MAX_CONTENT_LENGTH"] = max_request_bytes
     errors.init_app(server)
     ws.init_app(server, ws_ping_seconds)
     server.register_blueprint(cloudwatch.blueprint)

@@ -1,40 +1,51 @@
-"""`GET /api/digests`: a page of one instance's (or all instances') digests for a period."""
+"""`GET /api/digests`: a page of one instance's (or all instances') digests for a period.
+
+Example statements are masked unless an operator asks with `?literals=true`; the store keeps
+them whole (EXPLAIN and the operator need the real text).
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify
 
+from analysis.masking import mask_digest
 from api.errors import ApiError
-from api.params import int_arg
+from api.params import literals, month, period, query_args, sort_field, text, whole
 from services import current_services
 from store.digests import SORTABLE
 
 blueprint = Blueprint("digests", __name__, url_prefix="/api/digests")
 MAX_LIMIT = 500
+MAX_SEARCH_CHARS = 1000
+
+
+def _period(args: dict) -> str | None:
+    """`month` (documented) or `period` (a stored key, also day ranges); not two different."""
+    if args["month"] and args["period"] and args["month"] != args["period"]:
+        raise ApiError("give month or period, not both")
+    return args["month"] or args["period"]
 
 
 @blueprint.get("")
 def list_digests():
-    sort = request.args.get("sort") or "-query_time.sum"
-    descending = sort.startswith("-")
-    field = sort.lstrip("-+")
-    if field not in SORTABLE:
-        raise ApiError(f"sort must be one of {', '.join(sorted(SORTABLE))} "
-                       "(prefix - for descending)")
+    args = query_args(instance_id=text(), month=month(), period=period(),
+                      q=text(MAX_SEARCH_CHARS), sort=sort_field(SORTABLE, "-query_time.sum"),
+                      offset=whole(0, 0, 10**9), limit=whole(100, 1, MAX_LIMIT),
+                      literals=literals())
+    field, descending = args["sort"]
     rows, total = current_services().store.digests.page(
-        instance_id=request.args.get("instance_id") or None,
-        period=request.args.get("month") or request.args.get("period") or None,
-        text=request.args.get("q") or None,
-        sort=field, descending=descending,
-        offset=int_arg("offset", 0, 0, 10**9),
-        limit=int_arg("limit", 100, 1, MAX_LIMIT),
+        instance_id=args["instance_id"], period=_period(args), text=args["q"],
+        sort=field, descending=descending, offset=args["offset"], limit=args["limit"],
     )
+    if not args["literals"]:
+        rows = [mask_digest(row) for row in rows]
     return jsonify({"total": total, "digests": rows})
 
 
 @blueprint.get("/<instance_id>/<period>/<query_id>")
 def get_digest(instance_id: str, period: str, query_id: str):
+    args = query_args(literals=literals())
     digest = current_services().store.digests.get(instance_id, period, query_id)
     if digest is None:
         raise ApiError("no such digest", 404)
-    return jsonify(digest)
+    return jsonify(digest if args["literals"] else mask_digest(digest))

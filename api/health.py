@@ -2,16 +2,33 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, jsonify
 
+from analysis.safe_text import redact_urls
+from api.params import query_args
 from services import current_services
 from store import StoreError
 
 blueprint = Blueprint("health", __name__)
 
 
+def _redacted(value: Any) -> Any:
+    """Every string of the (small) health body without URL credentials: errors recorded by
+    an older version, or by a job, may quote AWS_ENDPOINT_URL or DATABASE_URL."""
+    if isinstance(value, str):
+        return redact_urls(value)
+    if isinstance(value, dict):
+        return {k: _redacted(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redacted(v) for v in value]
+    return value
+
+
 @blueprint.get("/healthz")
 def healthz():
+    query_args()
     services = current_services()
     degraded = False
     store_error = None
@@ -34,4 +51,4 @@ def healthz():
     }
     if store_error:
         body["store_error"] = store_error
-    return jsonify(body), 200
+    return jsonify(_redacted(body)), 200

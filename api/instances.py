@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify
 
+from analysis.inventory import SUPPORTED_ENGINES
 from api.errors import ApiError
+from api.params import choice, query_args
+from auth.access import operator_required
 from services import current_services
 
 blueprint = Blueprint("instances", __name__, url_prefix="/api/instances")
@@ -16,13 +19,15 @@ PUBLIC_FIELDS = (
 
 @blueprint.get("")
 def list_instances():
-    engine = request.args.get("engine") or None
-    rows = current_services().store.instances.list(engine=engine)
+    args = query_args(engine=choice(SUPPORTED_ENGINES))
+    rows = current_services().store.instances.list(engine=args["engine"])
     return jsonify({"instances": [{k: row.get(k) for k in PUBLIC_FIELDS} for row in rows]})
 
 
 @blueprint.post("/refresh")
+@operator_required
 def refresh_instances():
+    query_args()
     services = current_services()
     if not services.settings.aws_configured and not services.settings.static_instances_file:
         raise ApiError(

@@ -2,68 +2,82 @@
 parsing pasted EXPLAIN output (``POST /api/plans/parse``).
 
 The parse endpoint lets a user paste an EXPLAIN from anywhere (a MySQL 8 TREE, a MariaDB JSON)
-and get the same tree and findings the stored plans get, without any server access.
+and get the same tree and findings the stored plans get, without any server access. Its answer
+is the caller's own text and is not masked; stored plans come from captured statements and are
+masked unless an operator asks with ``?literals=true`` (as on the Plans page).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify
 
 from analysis.errors import PlanParseError
 from analysis.findings import find_problems
-from analysis.plan import costliest_path, parse_plan, plan_hash
+from analysis.masking import mask_plan_document
+from analysis.plan import MAX_PLAN_CHARS, MAX_PLAN_JSON_DEPTH, costliest_path, parse_plan, plan_hash
+from analysis.safe_text import excerpt
+from api.body import json_body
 from api.errors import ApiError
-from api.params import int_arg
+from api.params import literals, query_args, text, whole
 from services import current_services
 
 blueprint = Blueprint("plans", __name__, url_prefix="/api/plans")
 
 MAX_LIMIT = 1000
-MAX_TEXT_CHARS = 2_000_000  # a big EXPLAIN FORMAT=JSON is ~100 kB; this stops abuse, not use
+MAX_TEXT_CHARS = MAX_PLAN_CHARS
 PARSE_FORMATS = ("auto", "json", "tree")
+PARSE_SHAPE = '{"text": "<EXPLAIN output>", "format": "auto"|"json"|"tree"}'
 
 
 @blueprint.get("")
 def list_plans():
     """Plans of one instance and/or query id, most recently seen first."""
+    args = query_args(instance_id=text(), query_id=text(), limit=whole(200, 1, MAX_LIMIT),
+                      literals=literals())
     plans = current_services().store.plans.list(
-        instance_id=request.args.get("instance_id") or None,
-        query_id=request.args.get("query_id") or None,
-        limit=int_arg("limit", 200, 1, MAX_LIMIT),
-    )
+        instance_id=args["instance_id"], query_id=args["query_id"], limit=args["limit"])
+    if not args["literals"]:
+        plans = [mask_plan_document(plan) for plan in plans]
     return jsonify({"plans": plans})
 
 
 @blueprint.get("/<path:plan_id>")
 def get_plan(plan_id: str):
+    args = query_args(literals=literals())
     plan = current_services().store.plans.get(plan_id)
     if plan is None:
-        raise ApiError(f"no such plan: {plan_id}", 404)
-    return jsonify(plan)
+        raise ApiError(f"no such plan: {excerpt(plan_id, quote=False)}", 404)
+    return jsonify(plan if args["literals"] else mask_plan_document(plan))
+
+
+def _parse_request() -> tuple[Any, str]:
+    """(text or decoded JSON, format) from the body, checked before any parsing."""
+    # the plan sits one level below the body: as deep as a plan may be, plus one
+    body = json_body(max_depth=MAX_PLAN_JSON_DEPTH + 1, shape=PARSE_SHAPE)
+    unknown = sorted(set(body) - {"text", "format"})
+    if unknown:
+        raise ApiError(f"unknown field {excerpt(unknown[0], 40)}; expected {PARSE_SHAPE}")
+    fmt = body.get("format") or "auto"
+    if fmt not in PARSE_FORMATS:
+        raise ApiError(f"format must be one of {', '.join(PARSE_FORMATS)}, got {excerpt(fmt)}")
+    plan_text: Any = body.get("text")
+    if isinstance(plan_text, dict):  # already-decoded EXPLAIN JSON is accepted too
+        if fmt == "tree":
+            raise ApiError("format 'tree' needs text, not a JSON object")
+    elif not isinstance(plan_text, str) or not plan_text.strip():
+        raise ApiError("text must be the EXPLAIN output as a non-empty string")
+    return plan_text, fmt
 
 
 @blueprint.post("/parse")
 def parse():
     """Parse pasted EXPLAIN output into {root, findings, plan_hash, costliest_path}."""
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ApiError('the body must be a JSON object: {"text": "<EXPLAIN output>", '
-                       '"format": "auto"|"json"|"tree"}')
-    fmt = body.get("format") or "auto"
-    if fmt not in PARSE_FORMATS:
-        raise ApiError(f"format must be one of {', '.join(PARSE_FORMATS)}, got {fmt!r}")
-    text: Any = body.get("text")
-    if isinstance(text, dict):  # already-decoded EXPLAIN JSON is accepted too
-        if fmt == "tree":
-            raise ApiError("format 'tree' needs text, not a JSON object")
-    elif not isinstance(text, str) or not text.strip():
-        raise ApiError("text must be the EXPLAIN output as a non-empty string")
-    elif len(text) > MAX_TEXT_CHARS:
-        raise ApiError(f"text is too long ({len(text)} characters; at most {MAX_TEXT_CHARS})")
+    query_args()
+    plan_text, fmt = _parse_request()
     try:
-        root = parse_plan(text, fmt)
+        root = parse_plan(plan_text, fmt)
     except PlanParseError as exc:
         raise ApiError(str(exc)) from None
     return jsonify({

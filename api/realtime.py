@@ -1,12 +1,19 @@
-"""Real-time capture switch and captured statements (the original's on/off API)."""
+"""Real-time capture switch and captured statements (the original's on/off API).
+
+Captured statements are masked unless an operator asks with `?literals=true`, as on the
+Real-time page; the store keeps them whole because EXPLAIN needs the real text.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify
 
-from api.cloudwatch import json_body
+from analysis.masking import mask_capture
+from analysis.safe_text import excerpt
+from api.body import json_body
 from api.errors import ApiError
-from api.params import int_arg
+from api.params import literals, query_args, text, timestamp, whole
+from auth.access import operator_required
 from services import current_services
 
 blueprint = Blueprint("realtime", __name__, url_prefix="/api/realtime")
@@ -16,41 +23,52 @@ QUERY_FIELDS = ("id", "instance_id", "pid", "user", "host", "db", "sql_text", "q
 
 
 def _switch(enabled: bool):
+    query_args()
     body = json_body()
+    unknown = sorted(set(body) - {"instance_id"})
+    if unknown:
+        raise ApiError(f"unknown field {excerpt(unknown[0], 40)}; the body may hold only "
+                       "instance_id")
     instance_id = body.get("instance_id")
     services = current_services()
     if instance_id is not None:
         if not isinstance(instance_id, str):
             raise ApiError("instance_id must be a string")
         instance = services.store.instances.get(instance_id)
+        shown = excerpt(instance_id, quote=False)
         if instance is None:
-            raise ApiError(f"unknown instance_id {instance_id}", 404)
+            raise ApiError(f"unknown instance_id {shown}", 404)
         if not instance["realtime_target"]:
-            raise ApiError(f"{instance_id} is not a real-time target (tag it "
-                           "real_time_slow_sql=true)")
+            raise ApiError(f"{shown} is not a real-time target (tag it real_time_slow_sql=true)")
     services.realtime.set_enabled(enabled, instance_id)
     return jsonify(services.realtime.status())
 
 
 @blueprint.post("/start")
+@operator_required
 def start():
     return _switch(True)
 
 
 @blueprint.post("/stop")
+@operator_required
 def stop():
     return _switch(False)
 
 
 @blueprint.get("/status")
 def status():
+    query_args()
     return jsonify(current_services().realtime.status())
 
 
 @blueprint.get("/queries")
 def queries():
-    limit = int_arg("limit", 100, 1, 1000)
+    args = query_args(instance_id=text(), since=timestamp(), limit=whole(100, 1, 1000),
+                      literals=literals())
     rows = current_services().store.captures.recent(
-        instance_id=request.args.get("instance_id") or None,
-        since=request.args.get("since") or None, limit=limit)
-    return jsonify({"queries": [{k: r.get(k) for k in QUERY_FIELDS} for r in rows]})
+        instance_id=args["instance_id"], since=args["since"], limit=args["limit"])
+    rows = [{k: r.get(k) for k in QUERY_FIELDS} for r in rows]
+    if not args["literals"]:
+        rows = [mask_capture(row) for row in rows]
+    return jsonify({"queries": rows})

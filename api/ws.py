@@ -16,6 +16,7 @@ from typing import Any
 from flask import Flask, request
 from flask_sock import ConnectionClosed, Sock
 
+from analysis.safe_text import excerpt
 from jobs.collection import FINAL_STATUSES, status_details
 from services import current_services
 
@@ -69,7 +70,8 @@ def collection_progress(ws: Any, collection_id: str) -> None:
     runs = current_services().store.runs
     run = runs.get(collection_id)
     if run is None:
-        ws.send(status_message("error", {"error": f"unknown collection_id {collection_id}",
+        ws.send(status_message("error", {"error": f"unknown collection_id "
+                                                  f"{excerpt(collection_id, quote=False)}",
                                          "message": "no such collection run"}))
         _close(ws, 1008, "unknown collection_id")
         return

@@ -13,6 +13,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from analysis.safe_text import redact_urls
 from collectors.inventory import aws_client, explain_aws_error
 from settings import Settings
 
@@ -57,8 +58,8 @@ def _instance_streams(client: Any, source: LogSource) -> list[str]:
 def iter_log_events(settings: Settings, source: LogSource, start_ms: int,
                     end_ms: int) -> Iterator[dict[str, Any]]:
     """Every event of the period (`end_ms` exclusive), page by page, in the order AWS sends."""
-    client = aws_client(settings, "logs")
     try:
+        client = aws_client(settings, "logs")
         kwargs: dict[str, Any] = {"logGroupName": source.group, "startTime": start_ms,
                                   "endTime": end_ms - 1}
         if source.stream_prefix:
@@ -84,3 +85,6 @@ def iter_log_events(settings: Settings, source: LogSource, start_ms: int,
         raise LogReadError(f"{source.describe()}: {explain_aws_error(exc)}") from None
     except BotoCoreError as exc:
         raise LogReadError(f"{source.describe()}: {explain_aws_error(exc)}") from None
+    except ValueError as exc:  # urllib3 on a bad AWS_ENDPOINT_URL ("Port could not be cast")
+        raise LogReadError(f"{source.describe()}: AWS call failed: "
+                           f"{redact_urls(str(exc))[:200]}") from None

@@ -28,6 +28,7 @@ from analysis.inventory import (
     instance_from_static,
     is_supported_engine,
 )
+from analysis.safe_text import redact_urls
 from settings import Settings
 
 PAGE_SIZE = 100
@@ -35,6 +36,12 @@ PAGE_SIZE = 100
 
 class DiscoveryError(RuntimeError):
     """Discovery failed; the message is safe to show on a page (no secrets, no stack)."""
+
+
+class BadEndpointError(BotoCoreError):
+    """AWS_ENDPOINT_URL cannot be used: botocore raised ValueError (quoting the URL)."""
+
+    fmt = "AWS_ENDPOINT_URL is not a usable URL ({reason})"
 
 
 @dataclass
@@ -54,16 +61,27 @@ def aws_client(settings: Settings, service: str) -> Any:
     )
     # A session per client: the default session caches credentials for the process, and
     # sessions are not thread-safe to share across the scheduler's and requests' threads.
-    return boto3.session.Session().client(
-        service,
-        region_name=settings.aws_region or None,
-        endpoint_url=settings.aws_endpoint_url or None,
-        config=config,
-    )
+    try:
+        return boto3.session.Session().client(
+            service,
+            region_name=settings.aws_region or None,
+            endpoint_url=settings.aws_endpoint_url or None,
+            config=config,
+        )
+    except ValueError as exc:  # "Invalid endpoint: http://user:secret@...", a bad port
+        raise BadEndpointError(reason=redact_urls(str(exc))[:200]) from None
 
 
 def explain_aws_error(exc: Exception) -> str:
-    """One sentence a user can act on, for the AWS failures we expect in the field."""
+    """One sentence a user can act on, for the AWS failures we expect in the field.
+
+    botocore quotes the endpoint URL in its messages, and AWS_ENDPOINT_URL may carry
+    credentials (``http://user:secret@host``): they are redacted from every sentence.
+    """
+    return redact_urls(_describe_aws_error(exc))
+
+
+def _describe_aws_error(exc: Exception) -> str:
     if isinstance(exc, NoCredentialsError | PartialCredentialsError):
         return ("no AWS credentials found: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, "
                 "AWS_PROFILE, or run on a host with an instance role")
@@ -102,6 +120,8 @@ def discover_rds(settings: Settings, page_size: int = PAGE_SIZE) -> DiscoveryRes
                     )
     except (BotoCoreError, ClientError) as exc:
         raise DiscoveryError(explain_aws_error(exc)) from None
+    except ValueError as exc:  # urllib3 on a bad AWS_ENDPOINT_URL ("Port could not be cast")
+        raise DiscoveryError(f"AWS call failed: {redact_urls(str(exc))[:200]}") from None
     return result
 
 

@@ -18,6 +18,8 @@ from typing import Any
 
 import dash_ag_grid as dag
 
+from components.csv_safety import safe_row
+
 ALL_INSTANCES = "__all__"
 DEFAULT_SORT = "query_time.sum"
 BLOCK_SIZE = 50
@@ -180,7 +182,10 @@ CSV_FIELDS = [
 
 
 def digests_csv(rows: Iterable[Mapping[str, Any]]) -> str:
-    """CSV text of flattened rows (full fingerprints and query IDs; % rounded to 0.01)."""
+    """CSV text of flattened rows (full fingerprints and query IDs; % rounded to 0.01).
+
+    Text cells that a spreadsheet would run as a formula are quoted (see csv_safety).
+    """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow([header for _, header in CSV_FIELDS])
@@ -191,7 +196,7 @@ def digests_csv(rows: Iterable[Mapping[str, Any]]) -> str:
             if key == "pct" and value is not None:
                 value = round(value, 2)
             values.append("" if value is None else value)
-        writer.writerow(values)
+        writer.writerow(safe_row(values))
     return out.getvalue()
 
 

@@ -32,7 +32,7 @@ from dash import (
 
 from analysis.errors import PlanParseError
 from analysis.findings import find_problems
-from analysis.masking import mask_plan_and_findings
+from analysis.masking import mask_message, mask_plan_and_findings
 from analysis.plan import PlanNode, costliest_path, parse_plan, plan_hash
 from auth.access import can_operate
 from components.empty_state import create_empty_state
@@ -321,6 +321,8 @@ def show_plan(plan: dict | None, show_literals: bool | None):
     note = None
     if not root:
         why = plan.get("parse_error") or "no EXPLAIN output could be read"
+        if masked:
+            why = mask_message(why)
         note = dbc.Alert(f"This plan could not be drawn: {why}. The raw output is on the Raw "
                          "tab.", color="warning", className="small")
     formats = plan.get("formats") or {}
@@ -406,6 +408,8 @@ def _visible(plan: Mapping[str, Any] | None,
 
 
 def _raw(fmt: str, entry: Mapping[str, Any] | None, masked: bool) -> html.Div:
+    if masked and entry and not entry.get("text") and entry.get("error"):
+        return create_raw_view(fmt, {**entry, "error": mask_message(entry["error"])})
     if masked and entry and entry.get("text"):
         return create_raw_view(fmt, {**entry, "text": None, "error": None,
                                      "note": "The raw output quotes the statement's values: "

@@ -10,7 +10,7 @@ import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, dcc, html, no_update
 
-from analysis.masking import mask_literals, mask_plan_and_findings
+from analysis.masking import mask_literals, mask_message, mask_plan_and_findings
 from analysis.sqlformat import format_sql
 from auth.access import can_operate
 from services import current_services
@@ -105,7 +105,8 @@ def show_status(_tick: int | None):
 
 def _instance_label(state: dict) -> html.Span:
     if state.get("last_error"):
-        note = html.Span(f" — {state['last_error']}", className="text-danger small")
+        note = html.Span(f" — {mask_message(state['last_error'])}",
+                         className="text-danger small")
     elif state.get("last_poll"):
         note = html.Span(f" — polled {state['last_poll'][11:19]} UTC",
                          className="text-muted small")
@@ -220,6 +221,8 @@ def _plan_summary(capture: dict, plan: dict | None, show_literals: bool) -> html
     if plan is None:
         reason = capture.get("plan_error") or ("no plan yet (only statements that read "
                                                "data can be explained)")
+        if not show_literals:
+            reason = mask_message(reason)
         return html.Div(reason, className="text-muted", id="realtime-plan")
     findings = plan.get("findings") or []
     if not show_literals:

@@ -17,6 +17,7 @@ from pymongo import MongoClient, ReplaceOne
 from pymongo.errors import DuplicateKeyError as MongoDuplicateKeyError
 from pymongo.errors import PyMongoError
 
+from analysis.safe_text import redact_urls
 from store.backend import DuplicateKeyError, FindQuery, IndexSpec, StoreError, Where, check_where
 
 
@@ -41,9 +42,10 @@ def _mongo_filter(where: Where) -> dict[str, Any]:
 
 
 def _safe_message(exc: Exception) -> str:
-    """pymongo messages may echo the URI; keep only the class and the first line, sans creds."""
+    """pymongo messages may echo the URI; keep only the class and the first line, sans creds
+    (also a password holding '@' or ':', which a simpler pattern would cut in two)."""
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return re.sub(r"//[^@/\s]+@", "//***@", text)[:300]
+    return redact_urls(text)[:300]
 
 
 class MongoBackend:
@@ -140,6 +142,10 @@ class MongoBackend:
             if taken is not None:
                 return True
         return False
+
+    def release_lease(self, name: str, owner: str) -> bool:
+        result = self._call(self._coll("leases").delete_one, {"_id": name, "owner": owner})
+        return result.deleted_count > 0
 
     def ping(self) -> None:
         self._call(self._db.command, "ping")

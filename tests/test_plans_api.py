@@ -116,14 +116,21 @@ def test_parse_rejects_a_body_that_is_not_json(client: FlaskClient) -> None:
     response = client.post("/api/plans/parse", data="{", content_type="application/json")
     assert response.status_code == 400
     assert "must be a JSON object" in response.get_json()["error"]
+    # text/plain is what a cross-site form can send: the guard refuses it before the route
     response = client.post("/api/plans/parse", data=TREE, content_type="text/plain")
-    assert response.status_code == 400
+    assert response.status_code == 415
 
 
-def test_parse_rejects_huge_text(client: FlaskClient) -> None:
-    response = client.post("/api/plans/parse", json={"text": "-> x\n" * 500_000})
+def test_parse_rejects_huge_text(settings: Settings) -> None:
+    """Past MAX_REQUEST_BYTES the body is a 413; within a bigger limit, text past the plan
+    cap (2,000,000 characters) is a 400."""
+    big = create_app(replace(settings, max_request_bytes=4 * 1024 * 1024)).server.test_client()
+    response = big.post("/api/plans/parse", json={"text": "-> x\n" * 500_000})
     assert response.status_code == 400
     assert "too long" in response.get_json()["error"]
+    small = create_app(settings).server.test_client()
+    response = small.post("/api/plans/parse", json={"text": "-> x\n" * 500_000})
+    assert response.status_code == 413
 
 
 # ---- GET /api/plans ----------------------------------------------------------------------------
@@ -192,8 +199,8 @@ def test_list_rejects_a_bad_limit(seeded, limit: str) -> None:
 def test_get_one_plan_by_id(seeded) -> None:
     client, ids = seeded
     plan_id = ids["a1"]  # "db/a|Q1|h1": a slash and pipes
-    encoded = client.get(f"/api/plans/{quote(plan_id, safe='')}")
-    raw = client.get(f"/api/plans/{plan_id}")
+    encoded = client.get(f"/api/plans/{quote(plan_id, safe='')}?literals=true")
+    raw = client.get(f"/api/plans/{plan_id}?literals=true")
     assert encoded.status_code == raw.status_code == 200
     assert encoded.get_json() == raw.get_json()
     assert encoded.get_json()["plan_id"] == plan_id
