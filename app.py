@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -99,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         start_demo_collection(app)
     port = args.port or settings.port
     log.info("serving on http://%s:%s (store: %s)", host, port, settings.store_kind)
+    # SIGTERM as Ctrl-C: exit through atexit, which hands the scheduler lease over
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     app.run(host=host, port=port, debug=args.debug)
     return 0
 

@@ -14,6 +14,7 @@ import dash
 from dash import html
 
 import api
+import api.dash_endpoints
 import auth.guard
 import auth.login
 from auth.access import current_principal
@@ -46,7 +47,7 @@ def _plan_recorder(settings: Settings, store: Store) -> PlanRecorder:
 
 
 def _start_scheduler(settings: Settings, services: Services) -> Scheduler:
-    scheduler = Scheduler(services.store)
+    scheduler = Scheduler(services.store, lease_seconds=settings.scheduler_lease_seconds)
     if settings.inventory_refresh_minutes and (
         settings.aws_configured or settings.static_instances_file
     ):
@@ -58,8 +59,23 @@ def _start_scheduler(settings: Settings, services: Services) -> Scheduler:
                                lambda: services.realtime.poll_once(wait_for_all=False),
                                seconds=settings.realtime_interval_seconds)
     scheduler.start()
-    atexit.register(scheduler.shutdown)
+    # gunicorn.conf.py's worker_exit calls the same hook earlier (see there why); twice is fine
+    atexit.register(shutdown_services, services)
     return scheduler
+
+
+def shutdown_services(services: Services) -> None:
+    """Stop this process's background work, leaving nothing stuck for the next process.
+
+    The scheduler's lease goes first, so another worker takes the jobs over at once instead of
+    after a lease period; then real-time polling stops and its connections close; the store
+    closes last, when nothing of ours uses it any more. Every step may run twice.
+    """
+    if services.scheduler is not None:
+        services.scheduler.shutdown()
+    services.collection.stop_sweeper()  # its runs, if any, are swept by the next process
+    services.realtime.shutdown()
+    services.store.close()
 
 
 def build_app(settings: Settings) -> dash.Dash:
@@ -97,6 +113,7 @@ def build_app(settings: Settings) -> dash.Dash:
     app.server.register_blueprint(
         auth.login.create_blueprint(guard, SignInThrottle(store.flags)))
     api.init_app(app.server, ws_ping_seconds=settings.ws_ping_seconds)
+    api.dash_endpoints.init_app(app.server, lambda: app.callback_map)
     if settings.auth_disabled:
         log.warning("AUTH_DISABLED=true: anyone who reaches this server may use it")
     if settings.scheduler_enabled:

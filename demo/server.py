@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import random
-import socket
+import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -22,10 +22,29 @@ from settings import Settings
 EVENTS_PER_INSTANCE = 1500
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def _start_emulator() -> str:
+    """moto's server on a free loopback port, without its access log; returns its URL.
+
+    moto's ThreadedMotoServer logs every request it answers through werkzeug's logger, the
+    logger `python app.py` shows at INFO: the demo's log would be thousands of emulator lines
+    around the app's own. Its request handler here logs errors only.
+    """
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server
+
+    class QuietHandler(MotoRequestHandler):
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            """An emulator answering the demo is not the app's traffic."""
+
+    server = make_server("127.0.0.1", 0, DomainDispatcherApplication(create_backend_app),
+                         threaded=True, request_handler=QuietHandler)
+    threading.Thread(target=server.serve_forever, name="demo-aws-emulator",
+                     daemon=True).start()
+    return f"http://127.0.0.1:{server.server_port}"
 
 
 def _log_group(instance_id: str, extra: dict) -> tuple[str, str]:
@@ -37,15 +56,10 @@ def _log_group(instance_id: str, extra: dict) -> tuple[str, str]:
 
 def start_demo(settings: Settings, seed: int = 7) -> Settings:
     """Start the emulator, fill it, and return settings that point the app at it."""
-    from moto.server import ThreadedMotoServer
-
     # moto accepts any credentials; boto3 only needs some to sign requests.
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "demo")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "demo")
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port(), verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
+    endpoint = _start_emulator()
     seed_rds(endpoint, REGION)
 
     period = previous_month(datetime.now(UTC).date())

@@ -196,7 +196,7 @@ class CollectionService:
 
     def _release(self, period_key: str, collection_id: str) -> None:
         try:
-            self._store.flags.acquire_lease(lease_name(period_key), collection_id, -1)
+            self._store.flags.release_lease(lease_name(period_key), collection_id)
         except StoreError as exc:
             log.warning("could not free the lease of %s: %s", period_key, exc)
 
@@ -240,9 +240,8 @@ class CollectionService:
 
         threading.Thread(target=loop, name="collection-sweeper", daemon=True).start()
 
-    def shutdown(self) -> None:
+    def stop_sweeper(self) -> None:
         self._stopped.set()
-        self._pool.shutdown(wait=False, cancel_futures=True)
 
     def wait(self, collection_id: str, timeout: float | None = None) -> None:
         """Block until a run started by this process ends (for the CLI and the tests)."""
@@ -268,6 +267,9 @@ class CollectionService:
                 recorder.update(processed_instances=processed,
                                 progress=round(100 * processed / len(targets), 1))
             final = self._final_fields(run)
+            level = ("error" if final["status"] == "error"
+                     else "warning" if run["errors"] or run.get("warnings") else "info")
+            recorder.log(final["message"], level)
         except Exception as exc:  # the run ends with a message, never as a dead thread
             log.exception("collection run %s failed", run["collection_id"])
             reason = f"{type(exc).__name__}: {str(exc)[:300]}"

@@ -2,14 +2,17 @@
 
 The on/off switches live in the store (they survive a restart and every worker sees them);
 the scheduler calls `poll_once` every REALTIME_INTERVAL_SECONDS in the one process holding
-the lease. An unreachable instance is marked with its error and retried with exponential
-backoff while the others go on. New SELECT-like captures get their plan explained on a
-separate small pool, so a slow EXPLAIN never delays the next poll.
+the lease. Its thread and the pools' threads share the readers, back-off and busy state; all
+of it is touched only under one lock that is never held during network I/O, and a reader is
+closed only when no poll is using it. An unreachable instance is marked with its error and
+retried with exponential backoff while the others go on. New SELECT-like captures get their
+plan explained on a separate small pool, so a slow EXPLAIN never delays the next poll.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -35,6 +38,8 @@ INSTANCES_FLAG = "realtime.instances"
 STATUS_FLAG = "realtime.status"
 MAX_BACKOFF_SECONDS = 60.0
 
+# An instance stopped in this process: its id and its reader, if one was made.
+Retired = tuple[str, ProcesslistReader | None]
 # (instance document, capture document) -> plan_id or None; set by whoever wires EXPLAIN in.
 PlanRecorder = Callable[[dict[str, Any], dict[str, Any]], str | None]
 
@@ -52,11 +57,17 @@ class RealtimeService:
             capture_filter=CaptureFilter(
                 skip_users=CaptureFilter().skip_users | settings.realtime_skip_users,
                 skip_schemas=settings.realtime_skip_schemas))
-        self._readers: dict[str, ProcesslistReader] = {}
-        self._backoff: dict[str, tuple[int, float]] = {}  # id -> (failures, retry at)
-        self._inflight: dict[str, Future] = {}
-        self._status: dict[str, dict[str, Any]] = {}
+        # Shared between the scheduler's thread and the pools' threads: only touched under
+        # self._lock, which is never held while a server or the store answers.
         self._lock = threading.Lock()
+        self._readers: dict[str, ProcesslistReader] = {}
+        self._busy: set[str] = set()  # instances with a poll submitted and not yet released
+        self._retiring: set[str] = set()  # switched off while busy: stop when released
+        self._finished: list[Execution] = []  # executions of stopped instances, to store
+        self._backoff: dict[str, tuple[int, float]] = {}  # id -> (failures, retry at)
+        self._status: dict[str, dict[str, Any]] = {}
+        self._closed = False
+        self._pid = os.getpid()  # connections made here are closed only here
         self._capture_lock = threading.Lock()  # poll and explain both update a capture
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="processlist")
         self._explain_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="explain")
@@ -101,66 +112,151 @@ class RealtimeService:
 
         An instance whose previous poll is still running (a slow or black-holed host) is
         skipped this round, so it never delays the others; the scheduler passes
-        `wait_for_all=False` and the next tick simply finds the slow one still busy.
+        `wait_for_all=False` and the next tick simply finds the slow one still busy. The
+        switches are read once, before the shared state is touched, so one round sees one
+        consistent setting and the lock is never held while the store answers.
         """
-        targets = self.targets()
+        if self.closed:
+            return
+        enabled = self.globally_enabled()
         switches = self._store.flags.get(INSTANCES_FLAG, {}) or {}
-        active = [t for t in targets if self.globally_enabled()
-                  and self._instance_enabled(t["instance_id"], switches)]
-        active_ids = {t["instance_id"] for t in active}
-        for stale in [iid for iid in list(self._readers) if iid not in active_ids]:
-            self._stop_instance(stale)
-        now = time.monotonic()
-        due = [t for t in active
-               if self._backoff.get(t["instance_id"], (0, 0.0))[1] <= now]
-        futures = []
-        for target in due:
-            iid = target["instance_id"]
-            busy = self._inflight.get(iid)
-            if busy is not None and not busy.done():
-                continue
-            self._inflight[iid] = self._pool.submit(self._poll_instance, target)
-            futures.append(self._inflight[iid])
+        active = [t for t in self.targets()
+                  if enabled and self._instance_enabled(t["instance_id"], switches)]
+        planned = self._plan_round(active)
+        if planned is None:
+            return
+        retired, due = planned
+        self._retire(retired)
+        futures = [f for f in (self._submit_poll(target) for target in due) if f is not None]
         if wait_for_all:
             wait(futures)
         self._store.flags.set(STATUS_FLAG, self._status_snapshot())
+
+    def _plan_round(self, active: list[dict[str, Any]]
+                    ) -> tuple[list[Retired], list[dict[str, Any]]] | None:
+        """Under the lock: which instances stop now, and which are polled (marked busy);
+        None once shut down."""
+        active_ids = {t["instance_id"] for t in active}
+        now = time.monotonic()
+        with self._lock:
+            if self._closed:
+                return None
+            self._retiring -= active_ids  # switched back on before its last poll ended
+            retired = []
+            for iid in [i for i in self._readers if i not in active_ids]:
+                if iid in self._busy:
+                    self._retiring.add(iid)  # closed when its poll releases it
+                else:
+                    retired.append(self._take_reader(iid))
+            due = [t for t in active if t["instance_id"] not in self._busy
+                   and self._backoff.get(t["instance_id"], (0, 0.0))[1] <= now]
+            self._busy.update(t["instance_id"] for t in due)
+        return retired, due
+
+    def _take_reader(self, instance_id: str) -> Retired:
+        """Under the lock: remove an instance's reader and running executions."""
+        self._retiring.discard(instance_id)
+        self._finished.extend(self._tracker.forget(instance_id))
+        return instance_id, self._readers.pop(instance_id, None)
+
+    def _retire(self, retired: list[Retired]) -> None:
+        """Outside the lock: close retired readers and store their finished executions."""
+        for _iid, reader in retired:
+            if reader is not None:
+                reader.close()
+        with self._lock:
+            finished, self._finished = self._finished, []
+        for execution in finished:
+            self._save(execution)
+
+    def _submit_poll(self, target: dict[str, Any]) -> Future | None:
+        iid = target["instance_id"]
+        try:
+            future = self._pool.submit(self._poll_instance, target)
+        except RuntimeError:  # the pool was shut down while this round was planned
+            self._release(iid)
+            return None
+        # a done callback also runs for a poll cancelled by shutdown, so nothing stays busy
+        future.add_done_callback(lambda done: self._poll_done(iid, done))
+        return future
+
+    def _poll_done(self, instance_id: str, future: Future) -> None:
+        """Say why a poll died (a store error while saving), instead of losing it silently."""
+        if not future.cancelled() and future.exception() is not None:
+            exc = future.exception()
+            log.log(logging.DEBUG if self.closed else logging.WARNING,
+                    "real-time poll of %s failed: %s: %s", instance_id, type(exc).__name__, exc)
+        self._release(instance_id)
+
+    def _release(self, instance_id: str) -> None:
+        """A poll is over: the reader is free, and closed now if it was retired meanwhile."""
+        with self._lock:
+            self._busy.discard(instance_id)
+            if instance_id not in self._retiring and not self._closed:
+                return
+            closing = self._closed
+            retired = [self._take_reader(instance_id)]
+        if not closing:
+            self._retire(retired)
+        elif retired[0][1] is not None:
+            retired[0][1].close()  # shutting down: close it, but store nothing more
+
+    @property
+    def closed(self) -> bool:
+        with self._lock:
+            return self._closed
 
     def _status_snapshot(self) -> dict[str, Any]:
         with self._lock:
             return {k: dict(v) for k, v in self._status.items()}
 
-    def _stop_instance(self, instance_id: str) -> None:
-        reader = self._readers.pop(instance_id, None)
-        if reader is not None:
-            reader.close()
-        for execution in self._tracker.forget(instance_id):
-            self._save(execution)
+    def _checkout_reader(self, instance: dict[str, Any]) -> ProcesslistReader:
+        """The instance's reader, made on first use; only its busy poll uses it."""
+        iid = instance["instance_id"]
+        with self._lock:
+            reader = self._readers.get(iid)
+        if reader is None:
+            reader = ProcesslistReader(connection_params(instance, self._settings))
+            with self._lock:
+                reader = self._readers.setdefault(iid, reader)
+        return reader
 
     def _poll_instance(self, instance: dict[str, Any]) -> None:
         iid = instance["instance_id"]
         try:
-            reader = self._readers.get(iid)
-            if reader is None:
-                reader = ProcesslistReader(connection_params(instance, self._settings))
-                self._readers[iid] = reader
+            reader = self._checkout_reader(instance)
             own_pid, rows = reader.read()
         except (ConnectionSettingsError, ProcesslistError) as exc:
-            failures = self._backoff.get(iid, (0, 0.0))[0] + 1
-            delay = min(MAX_BACKOFF_SECONDS, 2.0 ** (failures - 1))
-            self._backoff[iid] = (failures, time.monotonic() + delay)
-            self._set_status(iid, last_error=str(exc))
-            log.warning("real-time capture of %s failed (retry in %.0fs): %s", iid, delay, exc)
+            self._record_failure(iid, exc)
             return
-        self._backoff.pop(iid, None)
         now = datetime.now(UTC)
-        observation = self._tracker.observe(iid, now, rows, own_pid)
+        with self._lock:
+            self._backoff.pop(iid, None)
+            if iid in self._retiring or self._closed:
+                return  # switched off while reading: nothing new is recorded
+            observation = self._tracker.observe(iid, now, rows, own_pid)
         for execution in observation.started:
             capture = self._save(execution)
             if self._plan_recorder is not None:
-                self._explain_pool.submit(self._explain, instance, capture)
+                self._submit_explain(instance, capture)
         for execution in observation.updated + observation.finished:
             self._save(execution)
         self._set_status(iid, last_poll=utc_iso(now), last_error=None, source=reader.source)
+
+    def _record_failure(self, instance_id: str, exc: Exception) -> None:
+        with self._lock:
+            failures = self._backoff.get(instance_id, (0, 0.0))[0] + 1
+            delay = min(MAX_BACKOFF_SECONDS, 2.0 ** (failures - 1))
+            self._backoff[instance_id] = (failures, time.monotonic() + delay)
+            self._status.setdefault(instance_id, {}).update(last_error=str(exc))
+        log.warning("real-time capture of %s failed (retry in %.0fs): %s",
+                    instance_id, delay, exc)
+
+    def _submit_explain(self, instance: dict[str, Any], capture: dict[str, Any]) -> None:
+        try:
+            self._explain_pool.submit(self._explain, instance, capture)
+        except RuntimeError:  # shut down meanwhile: the capture stays, without a plan
+            log.info("no plan for capture %s: shutting down", capture["id"])
 
     def _set_status(self, instance_id: str, **fields: Any) -> None:
         with self._lock:
@@ -188,7 +284,18 @@ class RealtimeService:
             self._store.captures.save({**current, **update})
 
     def shutdown(self) -> None:
-        self._pool.shutdown(wait=False)
-        self._explain_pool.shutdown(wait=False)
-        for iid in list(self._readers):
-            self._readers.pop(iid).close()
+        """Stop polling and explaining, and close every reader (a reader in use by a poll is
+        closed when that poll ends). Safe to call twice: atexit may follow gunicorn's
+        worker_exit."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            if os.getpid() != self._pid:
+                return  # a forked copy (gunicorn --preload): its sockets are the parent's
+            idle = [self._readers.pop(iid) for iid in list(self._readers)
+                    if iid not in self._busy]
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._explain_pool.shutdown(wait=False, cancel_futures=True)
+        for reader in idle:
+            reader.close()

@@ -86,6 +86,10 @@ class Backend(Protocol):
     def acquire_lease(self, name: str, owner: str, now: str, expires: str) -> bool:
         """Take or renew a named lease if it is free, expired (before `now`) or ours."""
 
+    def release_lease(self, name: str, owner: str) -> bool:
+        """Free a named lease held by `owner` (True), so another process may take it at once;
+        a lease held by someone else is left alone (False)."""
+
     def ping(self) -> None: ...
 
     def close(self) -> None: ...

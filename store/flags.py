@@ -1,7 +1,9 @@
 """Small persisted switches and values (e.g. real-time capture on/off), and process leases.
 
 Flags live in the store so a switch survives a restart and every gunicorn worker sees it.
-Leases make sure only one process runs the scheduler.
+Leases make sure only one process runs the scheduler (and one run per collection period): a
+lease is a named owner with an expiry, taken and renewed with `acquire_lease`, handed over at
+once with `release_lease`, and otherwise free again when it expires (its owner died).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 from store.backend import Backend
 
 COLLECTION = "flags"
+LEASES = "leases"  # the adapters keep leases in their own collection
 INDEXES = ()
 
 
@@ -39,3 +42,15 @@ class FlagRepository:
         moment = now or datetime.now(UTC)
         expires = moment + timedelta(seconds=ttl_seconds)
         return self._backend.acquire_lease(name, owner, utc_iso(moment), utc_iso(expires))
+
+    def release_lease(self, name: str, owner: str) -> bool:
+        """Free the lease if `owner` holds it, so the next process takes it without waiting
+        for it to expire; False when it was not ours (already expired and taken, or free)."""
+        return self._backend.release_lease(name, owner)
+
+    def lease_holder(self, name: str, now: datetime | None = None) -> str | None:
+        """Who holds the lease now, or None when it is free or expired (its owner is gone)."""
+        doc = self._backend.get(LEASES, name)
+        if doc is None or doc.get("expires", "") < utc_iso(now or datetime.now(UTC)):
+            return None
+        return doc.get("owner")

@@ -230,16 +230,30 @@ class SqliteBackend:
             writer.executemany(f"INSERT OR REPLACE INTO {table} (id, doc) VALUES (?, ?)", rows)
 
     def acquire_lease(self, name: str, owner: str, now: str, expires: str) -> bool:
-        table = self._ensure_table("leases")
         doc = self._dump(name, {"owner": owner, "expires": expires})
-        with self._transaction() as writer:
-            row = writer.execute(f"SELECT doc FROM {table} WHERE id = ?", (name,)).fetchone()
-            current = json.loads(row[0]) if row else None
-            free = current is None or current["owner"] == owner or current["expires"] < now
-            if free:
-                writer.execute(f"INSERT OR REPLACE INTO {table} (id, doc) VALUES (?, ?)",
-                               (name, doc))
+        try:
+            table = self._ensure_table("leases")
+            with self._transaction() as writer:
+                row = writer.execute(f"SELECT doc FROM {table} WHERE id = ?", (name,)).fetchone()
+                current = json.loads(row[0]) if row else None
+                free = current is None or current["owner"] == owner or current["expires"] < now
+                if free:
+                    writer.execute(f"INSERT OR REPLACE INTO {table} (id, doc) VALUES (?, ?)",
+                                   (name, doc))
+        except sqlite3.Error as exc:  # callers cope with StoreError, not with sqlite's own
+            raise StoreError(f"SQLite database {self.path}: lease {name}: {exc}") from exc
         return free
+
+    def release_lease(self, name: str, owner: str) -> bool:
+        try:
+            table = self._ensure_table("leases")
+            with self._write_lock:
+                deleted = self._writer.execute(
+                    f"DELETE FROM {table} WHERE id = ? AND json_extract(doc, '$.owner') = ?",
+                    (name, owner)).rowcount
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite database {self.path}: lease {name}: {exc}") from exc
+        return deleted > 0
 
     def ping(self) -> None:
         try:

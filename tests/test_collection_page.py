@@ -31,7 +31,7 @@ def test_collect_shows_live_progress_to_100_and_the_history(dash_duo,
     dash_duo.wait_for_contains_text("#collection-status", "completed", timeout=10)
     dash_duo.wait_for_contains_text("#collection-status", "5/5 instances")
     dash_duo.wait_for_contains_text("#collection-log", "legacy-maria")
-    dash_duo.wait_for_contains_text("#collection-log", "completed: 9 slow queries")
+    dash_duo.wait_for_contains_text("#collection-log", "completed: 9 slow queries stored")
     error_lines = dash_duo.find_elements("#collection-log .text-danger")
     assert any("legacy-maria" in line.text for line in error_lines)
     dash_duo.wait_for_contains_text("#collection-history", "completed", timeout=10)
