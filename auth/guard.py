@@ -119,7 +119,7 @@ def client_address(config: GuardConfig) -> str:
 
 
 def _is_api(path: str) -> bool:
-    return path.startswith(API_PREFIXES)
+    return path.startswith(API_PREFIXES) or path in {"/api", "/cloudwatch", "/ws"}
 
 
 def _error(message: str, status: int, **headers: str) -> Response:

@@ -487,3 +487,68 @@ def test_credentials_in_the_database_url_never_reach_a_store_error() -> None:
         with pytest.raises(StoreError) as failure:
             MongoBackend(url, timeout_ms=300).ping()
         assert "secret" not in str(failure.value)
+
+
+# ---- the same table as each kind of caller, with sign-in configured --------------------------
+OPERATOR_ROUTES = frozenset({("POST", "/cloudwatch/run"), ("POST", "/api/instances/refresh"),
+                             ("POST", "/api/realtime/start"), ("POST", "/api/realtime/stop")})
+CALLERS = ("anonymous", "viewer", "operator", "cross-origin")
+EVIL_ORIGIN = "https://evil.example"
+
+
+@pytest.fixture(scope="module")
+def secured_clients(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A signed-in app: tokens for viewer and operator, and an operator's browser session."""
+    from auth.credentials import add_token, add_user
+
+    folder = tmp_path_factory.mktemp("secured")
+    users, tokens = folder / "users.json", folder / "tokens.json"
+    add_user(users, "olga", "operator-password-1", "operator")
+    settings = Settings(database_url=f"sqlite:///{folder}/app.db", scheduler_enabled=False,
+                        auth_users_file=users, auth_tokens_file=tokens,
+                        secret_key="hardening-secret-key-0123")
+    tokens_by_role = {role: add_token(tokens, role, role) for role in ("viewer", "operator")}
+    app = create_app(settings)
+    session = app.server.test_client()
+    signed_in = session.post("/login", data={"username": "olga",
+                                             "password": "operator-password-1"})
+    assert signed_in.status_code == 302
+    return {"client": app.server.test_client(), "session": session, "tokens": tokens_by_role}
+
+
+def _expected(case: Case, caller: str) -> tuple[int, str]:
+    """What `caller` must get for `case`, given the order of the checks: host and origin,
+    a form body (415), sign-in (401), the body limit (413), the route (404/405), the role
+    (403), then the route's own checks."""
+    path = case.path.split("?")[0]
+    handshake = case.headers.get("Upgrade") == "websocket"
+    unsafe = case.method in {"POST", "PUT", "PATCH", "DELETE"}
+    public = path == "/healthz"
+    if caller == "cross-origin" and (unsafe or handshake):
+        return 403, "cross-origin request refused"
+    if case.status == 415:
+        return case.status, case.fragment
+    if caller == "anonymous" and not public:
+        return 401, "sign in first"
+    routed = case.status in (405, 413) or case.fragment.startswith("no such")
+    if caller == "viewer" and (case.method, path) in OPERATOR_ROUTES and not routed:
+        return 403, "operators only"
+    if caller == "viewer" and "literals=true" in case.path and case.status == 200:
+        return 403, "for operators only"
+    return case.status, case.fragment
+
+
+@pytest.mark.parametrize(("case", "caller"), [(c, who) for c in CASES for who in CALLERS],
+                         ids=[f"{c.name}-{who}" for c in CASES for who in CALLERS])
+def test_bad_input_as_every_kind_of_caller(secured_clients: dict[str, Any], case: Case,
+                                           caller: str) -> None:
+    headers = dict(case.headers)
+    client = secured_clients["client"]
+    if caller in ("viewer", "operator"):
+        headers["Authorization"] = f"Bearer {secured_clients['tokens'][caller]}"
+    elif caller == "cross-origin":
+        client = secured_clients["session"]  # a browser signed in as an operator
+        headers["Origin"] = EVIL_ORIGIN
+    status, fragment = _expected(case, caller)
+    message = check_error(send(client, replace(case, headers=headers)), status, fragment)
+    assert "x" * 120 not in message and "y" * 120 not in message
