@@ -17,6 +17,7 @@ from store.digests import SORTABLE
 blueprint = Blueprint("digests", __name__, url_prefix="/api/digests")
 MAX_LIMIT = 500
 MAX_SEARCH_CHARS = 1000
+LIST_OMITS = frozenset({"hourly"})
 
 
 def _period(args: dict) -> str | None:
@@ -37,6 +38,8 @@ def list_digests():
         instance_id=args["instance_id"], period=_period(args), text=args["q"],
         sort=field, descending=descending, offset=args["offset"], limit=args["limit"],
     )
+    # a list shows no per-hour series (~40 kB a digest): the detail endpoint has it
+    rows = [{k: v for k, v in row.items() if k not in LIST_OMITS} for row in rows]
     if not args["literals"]:
         rows = [mask_digest(row) for row in rows]
     return jsonify({"total": total, "digests": rows})

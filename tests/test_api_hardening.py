@@ -313,7 +313,8 @@ def _seed_documents(url: str) -> str:
             "query_id": "Q1", "fingerprint": "select * from users where email = ? and pin = ?",
             "count": 2, "query_time": {"sum": 3.0, "max": 2.0, "avg": 1.5},
             "examples": [{"sql": STATEMENT, "db": "shop", "time": "2026-10-02T10:00:00Z",
-                          "query_time": 2.0, "truncated": False}]}])
+                          "query_time": 2.0, "truncated": False}],
+            "hourly": {"2026-10-02T10": {"count": 2, "query_time": 3.0}}}])
         root = parse_plan(PLAN_JSON, "json")
         findings = [f.to_dict() for f in find_problems(root)]
         assert any(EMAIL in f["message"] for f in findings)  # the findings quote values
@@ -552,3 +553,13 @@ def test_bad_input_as_every_kind_of_caller(secured_clients: dict[str, Any], case
     status, fragment = _expected(case, caller)
     message = check_error(send(client, replace(case, headers=headers)), status, fragment)
     assert "x" * 120 not in message and "y" * 120 not in message
+
+
+def test_a_list_of_digests_leaves_the_hourly_series_to_the_detail(seeded) -> None:
+    client = seeded[0]
+    listed = client.get("/api/digests?limit=5").get_json()["digests"]
+    assert listed and all("hourly" not in d for d in listed)
+    first = listed[0]
+    detail = client.get(f"/api/digests/{first['instance_id']}/{first['period']}/"
+                        f"{first['query_id']}").get_json()
+    assert "hourly" in detail
