@@ -57,6 +57,7 @@ class Scheduler:
         self._scheduler = BackgroundScheduler(timezone=UTC)
         self._state_lock = threading.Lock()  # guards the fields below; never held for I/O
         self._leader_until = 0.0  # monotonic time our last written lease runs out
+        self._started: float | None = None
         self._renewed_at = float("-inf")
         self._stopped = False
         self._startup_jobs: set[str] = set()
@@ -157,6 +158,7 @@ class Scheduler:
         when the lease is free)."""
         if self._scheduler.running or self._stopped:
             return
+        self._started = time.monotonic()
         # APScheduler reads an explicit next_run_time=None as "paused": pass a time.
         self._scheduler.add_job(
             self._lease_tick, "interval", seconds=self._try_seconds, id=LEASE_JOB_ID,
@@ -206,7 +208,11 @@ class Scheduler:
             leader, lease_error = None, str(exc)
         body = {"running": self._scheduler.running, "jobs": jobs, "owner": self.owner,
                 "is_leader": self.is_leader, "leader": leader,
-                "lease_seconds": self._lease_seconds}
+                "lease_seconds": self._lease_seconds,
+                # a leader is expected within one lease of the start (a crashed one's
+                # lease must run out first)
+                "settled": (self._started is not None
+                            and time.monotonic() - self._started > self._lease_seconds)}
         if lease_error:
             body["lease_error"] = lease_error
         return body

@@ -114,3 +114,34 @@ def test_scheduler_refreshes_at_start(aws_settings: Settings) -> None:
             "inventory-refresh", "realtime-capture"]
     finally:
         services.scheduler.shutdown()
+
+
+def test_health_is_degraded_when_no_process_runs_the_jobs(settings: Settings) -> None:
+    import time
+
+    from jobs.scheduler import LEASE_JOB_ID, LEASE_NAME
+
+    app = create_app(replace(settings, scheduler_enabled=True, scheduler_lease_seconds=5))
+    services = app.server.extensions["slowquery"]
+    client = app.server.test_client()
+    try:
+        assert client.get("/healthz").get_json()["status"] == "ok"  # still settling
+        # a leader that stopped renewing (hung, or cut off) and whose lease ran out
+        services.scheduler._scheduler.remove_job(LEASE_JOB_ID)
+        services.store.flags.release_lease(LEASE_NAME, services.scheduler.owner)
+        deadline = time.monotonic() + 10
+        body = client.get("/healthz").get_json()
+        while body["status"] == "ok" and time.monotonic() < deadline:
+            time.sleep(0.25)
+            body = client.get("/healthz").get_json()
+        assert body["status"] == "degraded"
+        assert body["reasons"] == ["no process runs the scheduled jobs (no lease holder)"]
+        assert body["scheduler"]["leader"] is None
+    finally:
+        services.scheduler.shutdown()
+
+
+def test_health_writes_to_the_store(settings: Settings) -> None:
+    app = create_app(settings)
+    app.server.test_client().get("/healthz")
+    assert app.server.extensions["slowquery"].store.flags.get("healthz.write-probe")["at"]
