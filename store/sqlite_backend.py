@@ -10,6 +10,7 @@ queueing in-process avoids `database is locked` errors under the scheduler's thr
 from __future__ import annotations
 
 import json
+import queue
 import re
 import sqlite3
 import threading
@@ -22,6 +23,8 @@ from store.backend import DuplicateKeyError, FindQuery, IndexSpec, StoreError, W
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+MAX_READERS = 8  # concurrent reads; SQLite in WAL mode reads in parallel, 8 fill 2 cores
+READER_WAIT_SECONDS = 30
 _COMPARE = {"$gte": ">=", "$gt": ">", "$lte": "<=", "$lt": "<", "$ne": "IS NOT"}
 
 
@@ -89,7 +92,11 @@ class SqliteBackend:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._write_lock = threading.Lock()
-        self._local = threading.local()
+        # Readers: a bounded pool, not one connection per thread (a threaded server makes
+        # a thread per request, and per-thread connections piled up to hundreds of files).
+        self._idle_readers: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue()
+        self._reader_slots = threading.BoundedSemaphore(MAX_READERS)
+        self._closed = False
         self._tables: set[str] = set()
         try:
             self._writer = self._connect()
@@ -104,12 +111,31 @@ class SqliteBackend:
         conn.execute("PRAGMA busy_timeout=30000")
         return conn
 
-    def _reader(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._connect()
-            self._local.conn = conn
-        return conn
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        """A reader from the pool (waits while MAX_READERS are busy); sqlite errors become
+        StoreError, which callers know how to report."""
+        if not self._reader_slots.acquire(timeout=READER_WAIT_SECONDS):
+            raise StoreError(f"SQLite database {self.path}: every reader is busy")
+        conn = None
+        try:
+            try:
+                conn = self._idle_readers.get_nowait()
+            except queue.Empty:
+                conn = self._connect()
+            yield conn
+        except sqlite3.Error as exc:
+            if conn is not None:
+                conn.close()  # it may be broken: the next reader is a fresh one
+                conn = None
+            raise StoreError(f"SQLite database {self.path}: {exc}") from exc
+        finally:
+            if conn is not None:
+                if self._closed:
+                    conn.close()
+                else:
+                    self._idle_readers.put(conn)
+            self._reader_slots.release()
 
     def _ensure_table(self, collection: str) -> str:
         table = _table(collection)
@@ -179,7 +205,8 @@ class SqliteBackend:
 
     def get(self, collection: str, doc_id: str) -> dict[str, Any] | None:
         table = self._ensure_table(collection)
-        row = self._reader().execute(f"SELECT doc FROM {table} WHERE id = ?", (doc_id,)).fetchone()
+        with self._reading() as reader:
+            row = reader.execute(f"SELECT doc FROM {table} WHERE id = ?", (doc_id,)).fetchone()
         return json.loads(row[0]) if row else None
 
     def find(self, collection: str, query: FindQuery) -> list[dict[str, Any]]:
@@ -192,7 +219,8 @@ class SqliteBackend:
         if query.limit or query.skip:
             sql += " LIMIT ? OFFSET ?"
             params = [*params, query.limit or -1, query.skip]
-        rows = self._reader().execute(sql, params).fetchall()
+        with self._reading() as reader:
+            rows = reader.execute(sql, params).fetchall()
         docs = [json.loads(r[0]) for r in rows]
         if query.fields:
             keep = set(query.fields) | {"_id"}
@@ -202,17 +230,18 @@ class SqliteBackend:
     def count(self, collection: str, where: Where) -> int:
         table = self._ensure_table(collection)
         clause, params = _where_sql(where)
-        return self._reader().execute(
-            f"SELECT COUNT(*) FROM {table} WHERE {clause}", params
-        ).fetchone()[0]
+        with self._reading() as reader:
+            return reader.execute(
+                f"SELECT COUNT(*) FROM {table} WHERE {clause}", params).fetchone()[0]
 
     def distinct(self, collection: str, field: str, where: Where) -> list[Any]:
         table = self._ensure_table(collection)
         clause, params = _where_sql(where)
         expr = _path(field)
-        rows = self._reader().execute(
-            f"SELECT DISTINCT {expr} FROM {table} WHERE {clause} AND {expr} IS NOT NULL "
-            f"ORDER BY 1", params).fetchall()
+        with self._reading() as reader:
+            rows = reader.execute(
+                f"SELECT DISTINCT {expr} FROM {table} WHERE {clause} AND {expr} IS NOT NULL "
+                f"ORDER BY 1", params).fetchall()
         return [r[0] for r in rows]
 
     def delete(self, collection: str, where: Where) -> int:
@@ -256,15 +285,15 @@ class SqliteBackend:
         return deleted > 0
 
     def ping(self) -> None:
-        try:
-            self._reader().execute("SELECT 1").fetchone()
-        except sqlite3.Error as exc:
-            raise StoreError(f"SQLite database {self.path} is not usable: {exc}") from exc
+        with self._reading() as reader:
+            reader.execute("SELECT 1").fetchone()
 
     def close(self) -> None:
+        self._closed = True
         with self._write_lock:
             self._writer.close()
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        while True:
+            try:
+                self._idle_readers.get_nowait().close()
+            except queue.Empty:
+                break
