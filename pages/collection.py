@@ -20,7 +20,7 @@ dash.register_page(__name__, path="/collection", name="Collection", order=2,
 HISTORY_COLUMNS = [
     {"field": "started_at", "headerName": "Started (UTC)", "minWidth": 190},
     {"field": "period", "headerName": "Period", "minWidth": 190},
-    {"field": "status", "headerName": "Status", "cellRenderer": "StatusBadge"},
+    {"field": "status", "headerName": "Status", "cellRenderer": "StatusBadge", "minWidth": 190},
     {"field": "progress", "headerName": "%", "maxWidth": 90},
     {"field": "instances", "headerName": "Instances"},
     {"field": "total_queries", "headerName": "Queries",
