@@ -9,6 +9,7 @@ every running worker without a restart.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -22,13 +23,16 @@ from typing import Any
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from auth.principal import OPERATOR, VIEWER
+from settings import ROLES
 
-ROLES = (VIEWER, OPERATOR)
 TOKEN_PREFIX = "sqd_"
 MIN_PASSWORD_CHARS = 10
-# Checked when the user name is unknown, so an unknown name takes as long as a wrong password.
-_DUMMY_HASH = generate_password_hash("not-a-real-password", method="scrypt")
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Checked when the user name is unknown, so an unknown name takes as long as a wrong
+    password. Made on first use: scrypt costs ~0.1 s and 32 MB, which no start-up should pay."""
+    return generate_password_hash("not-a-real-password", method="scrypt")
 
 
 class CredentialsError(ValueError):
@@ -113,7 +117,7 @@ class UsersFile(CredentialFile):
         """The account if the password is right; None otherwise (same time either way)."""
         account = self.find(username)
         if account is None:
-            check_password_hash(_DUMMY_HASH, password)
+            check_password_hash(_dummy_hash(), password)
             return None
         return account if check_password_hash(account.secret_hash, password) else None
 

@@ -12,8 +12,10 @@ import getpass
 import sys
 from pathlib import Path
 
-from auth.credentials import ROLES, CredentialsError, add_token, add_user
-from settings import SettingsError, load_settings
+from settings import ROLES, SettingsError, load_settings
+
+# auth.credentials (werkzeug) is imported by the run functions only: the parser is built for
+# every sub-command, and `python app.py digest` should not pay for the web stack.
 
 
 def add_user_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,6 +47,8 @@ def _target(explicit: Path | None, setting: str) -> Path:
 
 
 def _read_password(from_stdin: bool) -> str:
+    from auth.credentials import CredentialsError
+
     if from_stdin:
         return sys.stdin.readline().rstrip("\r\n")
     first = getpass.getpass("Password: ")
@@ -54,6 +58,8 @@ def _read_password(from_stdin: bool) -> str:
 
 
 def run_user(args: argparse.Namespace) -> int:
+    from auth.credentials import CredentialsError, add_user
+
     try:
         path = _target(args.file, "AUTH_USERS_FILE")
         created = add_user(path, args.name, _read_password(args.password_stdin), args.role)
@@ -66,6 +72,8 @@ def run_user(args: argparse.Namespace) -> int:
 
 
 def run_token(args: argparse.Namespace) -> int:
+    from auth.credentials import CredentialsError, add_token
+
     try:
         path = _target(args.file, "AUTH_TOKENS_FILE")
         token = add_token(path, args.name, args.role)
