@@ -95,8 +95,8 @@ def show_status(_tick: int | None):
     empty = None if status["instances"] else dbc.Alert(
         "No real-time targets: tag an instance real_time_slow_sql=true and refresh the "
         "inventory on the Instances page.", color="secondary", id="realtime-empty")
-    switches = [{"label": _instance_label(s), "value": s["instance_id"]}
-                for s in status["instances"]]
+    switches = [{"label": _instance_label(s), "value": s["instance_id"],
+                 "disabled": not can_operate()} for s in status["instances"]]
     enabled = [s["instance_id"] for s in status["instances"] if s["enabled"]]
     options = [{"label": s["instance_id"], "value": s["instance_id"]}
                for s in status["instances"]]
