@@ -17,12 +17,14 @@ import api
 import api.dash_endpoints
 import auth.guard
 import auth.login
+import shell_callbacks  # noqa: F401 - registers the shell's callbacks
 from auth.access import current_principal
 from auth.throttle import SignInThrottle
 from collectors.explain import explain_and_record
 from collectors.processlist import connection_params
 from components.constants import APP_TITLE
 from components.shell import create_shell
+from components.store_alert import show_store_error
 from jobs.collection import CollectionService
 from jobs.inventory import InventoryService
 from jobs.realtime import PlanRecorder, RealtimeService
@@ -93,6 +95,7 @@ def build_app(settings: Settings) -> dash.Dash:
         assets_folder=str(ROOT / "assets"),
         title=APP_TITLE,
         update_title=None,
+        on_error=show_store_error,
     )
     app.server.extensions[EXTENSION_KEY] = services
     app.server.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes

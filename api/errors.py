@@ -7,11 +7,17 @@ method a page instead of a 405.
 
 from __future__ import annotations
 
+import logging
+
 from flask import Flask, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.routing import WebsocketMismatch
 
-from analysis.safe_text import excerpt
+from analysis.safe_text import excerpt, redact_urls
+from store import StoreError
+
+log = logging.getLogger(__name__)
+STORE_RETRY_SECONDS = 5
 
 
 class ApiError(Exception):
@@ -139,6 +145,18 @@ def init_app(server: Flask) -> None:
     @server.errorhandler(ApiError)
     def _api_error(exc: ApiError):
         return jsonify({"error": short_message(exc.message), **exc.extra}), exc.status
+
+    @server.errorhandler(StoreError)
+    def _store_unavailable(exc: StoreError):
+        """The store is down or refuses writes: 503 with its (safe) message, never a 500 page
+        with a traceback; the client may retry, and the app reopens the store by itself."""
+        message = redact_urls(f"the store is unavailable: {exc}")
+        log.warning("%s %s: %s", request.method, excerpt(request.path, 100, quote=False),
+                    message)
+        headers = {"Retry-After": str(STORE_RETRY_SECONDS)}
+        if _is_api_path():
+            return jsonify({"error": short_message(message)}), 503, headers
+        return short_message(message), 503, {**headers, "Content-Type": "text/plain"}
 
     @server.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

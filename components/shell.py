@@ -10,6 +10,7 @@ from dash import html, page_container
 
 from auth.principal import Principal
 from components.constants import APP_TITLE
+from components.store_alert import create_store_alert
 
 
 def create_user_menu(principal: Principal | None) -> html.Div | None:
@@ -60,6 +61,7 @@ def create_shell(pages: Iterable[Mapping[str, Any]], demo: bool = False,
             color="danger", className="rounded-0 mb-0 py-2 small", id="auth-disabled-banner")
     return html.Div([
         banner,
+        create_store_alert(),
         create_navbar(pages, demo=demo, principal=principal),
         dbc.Container(page_container, fluid=True, className="pb-4"),
     ])

@@ -11,6 +11,7 @@ from dash import ClientsideFunction, Input, Output, State, callback, clientside_
 
 from analysis.period import recent_months
 from auth.access import OPERATORS_ONLY_HINT, can_operate
+from components.store_alert import STORE_BACK
 from jobs.collection import CollectionBusy, CollectionConflict, CollectionRequestError
 from services import current_services
 
@@ -79,8 +80,9 @@ def layout(**_kwargs: object) -> html.Div:
     Output("collection-instances", "options"),
     Output("collection-instances", "value"),
     Input("collection-url", "pathname"),
+    Input(STORE_BACK, "data"),
 )
-def load_choices(_pathname: str | None):
+def load_choices(_pathname: str | None, _store_back: str | None):
     months = recent_months(datetime.now(UTC).date(), 12)
     instances = current_services().store.instances.list(include_gone=False)
     options = [{"label": f"{i['instance_id']} ({i['engine']})"
@@ -133,8 +135,9 @@ clientside_callback(
     Input("collection-finished", "data"),
     Input("collection-run-id", "data"),
     Input("collection-url", "pathname"),
+    Input(STORE_BACK, "data"),
 )
-def load_history(_finished, _run_id, _pathname):
+def load_history(_finished, _run_id, _pathname, _store_back):
     rows = []
     for run in current_services().store.runs.recent(50):
         period = run.get("period") or {}

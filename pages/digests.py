@@ -32,6 +32,7 @@ from components.digest_table import (
     with_fingerprint_filter,
 )
 from components.empty_state import create_empty_state
+from components.store_alert import STORE_BACK
 from services import current_services
 
 dash.register_page(__name__, path="/digests", name="Digests", order=3, title="Digests")
@@ -104,8 +105,9 @@ def layout(**_kwargs: object) -> html.Div:
     Output("digests-body", "style"),
     Output("digests-download-button", "disabled"),
     Input("digests-url", "pathname"),
+    Input(STORE_BACK, "data"),
 )
-def load_instances(_pathname: str | None):
+def load_instances(_pathname: str | None, _store_back: str | None):
     """Instance choices, or the empty state when no collection has stored digests yet."""
     digests = current_services().store.digests
     options = [{"label": "All instances", "value": ALL_INSTANCES}]

@@ -9,6 +9,7 @@ from dash import Input, Output, State, callback, dcc, html, no_update
 from auth.access import OPERATORS_ONLY_HINT, can_operate
 from components.constants import ENGINE_LABELS
 from components.instance_grid import create_instance_grid, instance_rows
+from components.store_alert import STORE_BACK
 from services import current_services
 
 dash.register_page(__name__, path="/instances", name="Instances", order=1, title="Instances")
@@ -82,8 +83,9 @@ def refresh_now(_clicks: int | None, version: int):
     Input("instances-engine", "value"),
     Input("instances-targets", "value"),
     Input("instances-version", "data"),
+    Input(STORE_BACK, "data"),
 )
-def load_rows(engine: str | None, targets: str, _version: int):
+def load_rows(engine: str | None, targets: str, _version: int, _store_back: str | None):
     rows = instance_rows(current_services().store.instances.list(engine=engine or None))
     if targets == "collect":
         rows = [r for r in rows if r["collect_target"]]

@@ -7,6 +7,7 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, callback, dcc, html
 
 from components.empty_state import create_empty_state
+from components.store_alert import STORE_BACK
 from services import current_services
 
 dash.register_page(__name__, path="/", name="Overview", order=0, title="Overview")
@@ -27,8 +28,9 @@ def layout(**_kwargs: object) -> html.Div:
     ])
 
 
-@callback(Output("overview-content", "children"), Input("overview-url", "pathname"))
-def show_overview(_pathname: str | None):
+@callback(Output("overview-content", "children"), Input("overview-url", "pathname"),
+          Input(STORE_BACK, "data"))
+def show_overview(_pathname: str | None, _store_back: str | None):
     services = current_services()
     summary = services.inventory.summary()
     live = services.store.instances.list()

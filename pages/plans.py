@@ -40,6 +40,7 @@ from components.plan_findings import create_findings_panel
 from components.plan_graph import create_node_details, create_plan_elements, create_plan_graph
 from components.plan_raw import create_raw_view
 from components.plan_visual import create_plan_figure, create_plan_legend, find_plan_node
+from components.store_alert import STORE_BACK
 from services import current_services
 
 dash.register_page(__name__, path="/plans", name="Plans", order=5, title="Plans")
@@ -235,8 +236,9 @@ def _costliest(root: Mapping[str, Any] | None) -> list[str]:
     Output("plans-count", "children"),
     Input("plans-version", "data"),
     Input("plans-reload", "n_clicks"),
+    Input(STORE_BACK, "data"),
 )
-def load_rows(_version: int, _clicks: int | None):
+def load_rows(_version: int, _clicks: int | None, _store_back: str | None):
     rows = plan_rows(current_services().store.plans.list(limit=LIST_LIMIT))
     changed = len({(r["instance_id"], r["query_id"]) for r in rows if r["changed"]})
     text = f"{len(rows)} plans" + (" (the latest)" if len(rows) >= LIST_LIMIT else "")

@@ -31,6 +31,10 @@ class Store:
     def kind(self) -> str:
         return self.backend.kind
 
+    def ping(self) -> None:
+        """Raise StoreError unless the store answers (and, for SQLite, its file is there)."""
+        self.backend.ping()
+
     def close(self) -> None:
         self.backend.close()
 

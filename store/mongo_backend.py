@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pymongo
 from pymongo import MongoClient, ReplaceOne
@@ -19,6 +20,8 @@ from pymongo.errors import PyMongoError
 
 from analysis.safe_text import redact_urls
 from store.backend import DuplicateKeyError, FindQuery, IndexSpec, StoreError, Where, check_where
+
+DELETE_BATCH = 5000  # ids per delete, keeping each command far below the 16 MB limit
 
 
 def _mongo_filter(where: Where) -> dict[str, Any]:
@@ -45,6 +48,8 @@ def _safe_message(exc: Exception) -> str:
     """pymongo messages may echo the URI; keep only the class and the first line, sans creds
     (also a password holding '@' or ':', which a simpler pattern would cut in two)."""
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    # server-selection errors append timeouts and a topology dump: the cause comes first
+    text = re.split(r" \(configured timeouts|, Timeout: ", text)[0]
     return redact_urls(text)[:300]
 
 
@@ -54,14 +59,14 @@ class MongoBackend:
     kind = "mongodb"
 
     def __init__(self, url: str, timeout_ms: int = 10000) -> None:
+        # Timeouts given in DATABASE_URL (serverSelectionTimeoutMS=...) win over ours: pymongo
+        # lets keyword arguments override the URI, so ours are passed only when it has none.
+        given = {name.lower() for name in parse_qs(urlsplit(url).query)}
+        timeouts = {name: value for name, value in (
+            ("serverSelectionTimeoutMS", timeout_ms), ("connectTimeoutMS", timeout_ms),
+            ("socketTimeoutMS", max(timeout_ms, 30000))) if name.lower() not in given}
         try:
-            self._client: MongoClient = MongoClient(
-                url,
-                serverSelectionTimeoutMS=timeout_ms,
-                connectTimeoutMS=timeout_ms,
-                socketTimeoutMS=max(timeout_ms, 30000),
-                tz_aware=True,
-            )
+            self._client: MongoClient = MongoClient(url, tz_aware=True, **timeouts)
             self._db = self._client.get_default_database(default="slowquery")
         except (PyMongoError, ValueError) as exc:
             raise StoreError(f"cannot use DATABASE_URL: {_safe_message(exc)}") from None
@@ -121,10 +126,16 @@ class MongoBackend:
         return result.deleted_count
 
     def replace_set(self, collection: str, where: Where, docs: list[dict[str, Any]]) -> None:
-        # Not one transaction (standalone servers have none), but keyed by `_id`: a crash
-        # between the two steps leaves fewer documents, never duplicated ones.
-        self.delete(collection, where)
+        # Not one transaction (standalone servers have none). The new set is written first
+        # (same `_id`s overwrite), then only what it no longer holds is deleted: a store that
+        # fails half-way leaves the period's previous documents, never an empty period and
+        # never a document twice. The run reports the failure; a re-run makes it exact.
+        old_ids = {d["_id"] for d in self.find(collection, FindQuery(where=where,
+                                                                      fields=("_id",)))}
         self.put_many(collection, docs)
+        stale = sorted(old_ids - {d["_id"] for d in docs})
+        for start in range(0, len(stale), DELETE_BATCH):
+            self.delete(collection, {"_id": {"$in": stale[start:start + DELETE_BATCH]}})
 
     def acquire_lease(self, name: str, owner: str, now: str, expires: str) -> bool:
         coll = self._coll("leases")

@@ -5,11 +5,20 @@ expression indexes on `json_extract(doc, '$.field')`; queries use the identical 
 so SQLite's planner uses them. WAL mode lets readers run while the single writer writes;
 all writes go through one connection behind a lock (SQLite allows one writer at a time, and
 queueing in-process avoids `database is locked` errors under the scheduler's threads).
+
+The file is watched: an open connection keeps writing into a deleted file (the inode lives
+on while it is open), so after `rm -rf data/` every write would be lost without an error.
+Each operation compares the path's inode with the one opened; when the file is gone every
+operation fails with a clear StoreError, and when a file (or its directory) is back the
+backend reopens by itself, recreating tables and indexes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
+import os
 import queue
 import re
 import sqlite3
@@ -25,6 +34,7 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 MAX_READERS = 8  # concurrent reads; SQLite in WAL mode reads in parallel, 8 fill 2 cores
 READER_WAIT_SECONDS = 30
+log = logging.getLogger(__name__)
 _COMPARE = {"$gte": ">=", "$gt": ">", "$lte": "<=", "$lt": "<", "$ne": "IS NOT"}
 
 
@@ -91,18 +101,71 @@ class SqliteBackend:
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._write_lock = threading.Lock()
+        self._write_lock = threading.RLock()  # re-entered when a reopen recreates indexes
         # Readers: a bounded pool, not one connection per thread (a threaded server makes
         # a thread per request, and per-thread connections piled up to hundreds of files).
-        self._idle_readers: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue()
+        self._idle_readers: queue.LifoQueue[tuple[int, sqlite3.Connection]] = queue.LifoQueue()
         self._reader_slots = threading.BoundedSemaphore(MAX_READERS)
         self._closed = False
         self._tables: set[str] = set()
+        self._index_specs: list[IndexSpec] = []
+        self._generation = 0  # bumped at each reopen; pooled readers of older ones are dropped
+        self._file_id: tuple[int, int] | None = None
+        with self._write_lock:
+            self._open_writer()
+
+    def _open_writer(self) -> None:
+        """(Re)open the writer and remember which file it holds; call with the write lock."""
         try:
             self._writer = self._connect()
             self._writer.execute("PRAGMA journal_mode=WAL")
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open SQLite database {self.path}: {exc}") from exc
+        self._file_id = self._current_file_id()
+
+    def _current_file_id(self) -> tuple[int, int] | None:
+        if self.path == ":memory:":
+            return None
+        try:
+            stat = os.stat(self.path)
+        except OSError:
+            return None
+        return (stat.st_dev, stat.st_ino)
+
+    def _check_file(self) -> None:
+        """Fail clearly while the file is gone; reopen when it (or its directory) is back."""
+        if self.path == ":memory:" or self._closed:
+            return
+        current = self._current_file_id()
+        if current is not None and current == self._file_id:
+            return
+        with self._write_lock:
+            current = self._current_file_id()
+            if current is not None and current == self._file_id:
+                return  # another thread reopened it meanwhile
+            if current is None and not Path(self.path).parent.is_dir():
+                raise StoreError(f"SQLite database {self.path}: its directory is gone; "
+                                 "the store reopens when the directory is back")
+            self._reopen()
+
+    def _reopen(self) -> None:
+        """Swap every connection for one on the file now at the path; call with the lock."""
+        log.warning("SQLite database %s was deleted or replaced: reopening it", self.path)
+        with contextlib.suppress(sqlite3.Error):
+            self._writer.close()
+        self._generation += 1
+        self._drain_idle_readers()
+        self._tables = set()
+        self._open_writer()
+        specs, self._index_specs = self._index_specs, []
+        self.ensure_indexes(specs)
+
+    def _drain_idle_readers(self) -> None:
+        while True:
+            try:
+                self._idle_readers.get_nowait()[1].close()
+            except queue.Empty:
+                return
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False,
@@ -118,11 +181,16 @@ class SqliteBackend:
         if not self._reader_slots.acquire(timeout=READER_WAIT_SECONDS):
             raise StoreError(f"SQLite database {self.path}: every reader is busy")
         conn = None
+        generation = self._generation
         try:
-            try:
-                conn = self._idle_readers.get_nowait()
-            except queue.Empty:
-                conn = self._connect()
+            while conn is None:
+                try:
+                    generation, conn = self._idle_readers.get_nowait()
+                except queue.Empty:
+                    generation, conn = self._generation, self._connect()
+                if generation != self._generation:  # it reads a file that was replaced
+                    conn.close()
+                    conn = None
             yield conn
         except sqlite3.Error as exc:
             if conn is not None:
@@ -131,17 +199,20 @@ class SqliteBackend:
             raise StoreError(f"SQLite database {self.path}: {exc}") from exc
         finally:
             if conn is not None:
-                if self._closed:
+                if self._closed or generation != self._generation:
                     conn.close()
                 else:
-                    self._idle_readers.put(conn)
+                    self._idle_readers.put((generation, conn))
             self._reader_slots.release()
 
     def _ensure_table(self, collection: str) -> str:
+        """The table for a collection, created on first use; every operation starts here,
+        so this is also where a deleted or replaced file is noticed."""
         table = _table(collection)
+        self._check_file()
         if collection not in self._tables:
             with self._write_lock:
-                self._writer.execute(
+                self._write_sql(
                     f"CREATE TABLE IF NOT EXISTS {table} (id TEXT PRIMARY KEY, doc TEXT NOT NULL)"
                 )
             self._tables.add(collection)
@@ -154,9 +225,10 @@ class SqliteBackend:
             unique = "UNIQUE " if spec.unique else ""
             columns = ", ".join(_path(f) for f in spec.fields)
             with self._write_lock:
-                self._writer.execute(
+                self._write_sql(
                     f'CREATE {unique}INDEX IF NOT EXISTS "{name}" ON {table} ({columns})'
                 )
+                self._index_specs.append(spec)
 
     @staticmethod
     def _dump(doc_id: str, doc: dict[str, Any]) -> str:
@@ -167,22 +239,30 @@ class SqliteBackend:
     def put(self, collection: str, doc_id: str, doc: dict[str, Any]) -> None:
         table = self._ensure_table(collection)
         with self._write_lock:
-            self._execute_write(
+            self._write_sql(
                 f"INSERT OR REPLACE INTO {table} (id, doc) VALUES (?, ?)",
                 (doc_id, self._dump(doc_id, doc)),
             )
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction on the single writer connection."""
+        """One write transaction on the single writer connection; sqlite errors (a full disk,
+        a read-only file) become StoreError and the transaction is rolled back."""
         with self._write_lock:
-            self._writer.execute("BEGIN IMMEDIATE")
             try:
-                yield self._writer
-                self._writer.execute("COMMIT")
-            except BaseException:
-                self._writer.execute("ROLLBACK")
-                raise
+                self._writer.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._writer
+                    self._writer.execute("COMMIT")
+                except BaseException:
+                    if self._writer.in_transaction:
+                        with contextlib.suppress(sqlite3.Error):
+                            self._writer.execute("ROLLBACK")
+                    raise
+            except sqlite3.IntegrityError as exc:
+                raise DuplicateKeyError(str(exc)) from exc
+            except sqlite3.Error as exc:
+                raise StoreError(f"SQLite database {self.path}: {exc}") from exc
 
     def put_many(self, collection: str, docs: list[dict[str, Any]]) -> None:
         table = self._ensure_table(collection)
@@ -193,15 +273,18 @@ class SqliteBackend:
     def insert(self, collection: str, doc_id: str, doc: dict[str, Any]) -> None:
         table = self._ensure_table(collection)
         with self._write_lock:
-            self._execute_write(
+            self._write_sql(
                 f"INSERT INTO {table} (id, doc) VALUES (?, ?)", (doc_id, self._dump(doc_id, doc))
             )
 
-    def _execute_write(self, sql: str, params: tuple[Any, ...]) -> sqlite3.Cursor:
+    def _write_sql(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> sqlite3.Cursor:
+        """One statement on the writer (call with the write lock); errors the callers know."""
         try:
             return self._writer.execute(sql, params)
         except sqlite3.IntegrityError as exc:
             raise DuplicateKeyError(str(exc)) from exc
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite database {self.path}: {exc}") from exc
 
     def get(self, collection: str, doc_id: str) -> dict[str, Any] | None:
         table = self._ensure_table(collection)
@@ -248,7 +331,7 @@ class SqliteBackend:
         table = self._ensure_table(collection)
         clause, params = _where_sql(where)
         with self._write_lock:
-            return self._writer.execute(f"DELETE FROM {table} WHERE {clause}", params).rowcount
+            return self._write_sql(f"DELETE FROM {table} WHERE {clause}", params).rowcount
 
     def replace_set(self, collection: str, where: Where, docs: list[dict[str, Any]]) -> None:
         table = self._ensure_table(collection)
@@ -285,6 +368,7 @@ class SqliteBackend:
         return deleted > 0
 
     def ping(self) -> None:
+        self._check_file()
         with self._reading() as reader:
             reader.execute("SELECT 1").fetchone()
 
@@ -292,8 +376,4 @@ class SqliteBackend:
         self._closed = True
         with self._write_lock:
             self._writer.close()
-        while True:
-            try:
-                self._idle_readers.get_nowait().close()
-            except queue.Empty:
-                break
+        self._drain_idle_readers()

@@ -48,11 +48,12 @@ class NxServer:
             self.process.kill()
 
 
-def start_nx(data_dir: Path) -> NxServer:
+def start_nx(data_dir: Path, port: int | None = None) -> NxServer:
+    """Start nx-27017 on `data_dir` (a free port, or `port` to bring a stopped one back)."""
     binary = shutil.which("nx-27017") or str(Path(sys.executable).parent / "nx-27017")
     if not Path(binary).exists():
         raise RuntimeError("nx-27017 is not installed (pip install -r requirements-dev.txt)")
-    port = free_port()
+    port = port or free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     process = subprocess.Popen(
         [binary, "--host", "127.0.0.1", "-p", str(port), "--data-dir", str(data_dir / "db"),
