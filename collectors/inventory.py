@@ -98,6 +98,11 @@ def _describe_aws_error(exc: Exception) -> str:
         if code in {"InvalidClientTokenId", "SignatureDoesNotMatch", "ExpiredToken",
                     "UnrecognizedClientException"}:
             return f"AWS rejected the credentials ({code})"
+        if code in {"401", "403"}:  # an error body botocore could not read (no AWS code)
+            return (f"AWS refused the request (HTTP {code}): check the credentials and "
+                    "their permissions")
+        if code.isdigit():
+            return f"AWS answered HTTP {code}"
         return f"AWS error {code}: {error.get('Message', '')}".strip()
     if isinstance(exc, BotoCoreError):
         return f"AWS call failed: {exc}"
