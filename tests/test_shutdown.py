@@ -83,9 +83,10 @@ def test_the_shutdown_hook_hands_the_lease_over_and_stops_capture(database_url) 
         other_store.close()
 
 
-def _gunicorn(tmp_path: Path, port: int, database_url: str) -> subprocess.Popen:
+def _gunicorn(tmp_path: Path, port: int, database_url: str,
+              extra_env: dict[str, str] | None = None) -> subprocess.Popen:
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "DATABASE_URL": database_url,
-           "REALTIME_INTERVAL_SECONDS": "0.2"}
+           "REALTIME_INTERVAL_SECONDS": "0.2", **(extra_env or {})}
     return subprocess.Popen(
         [str(VENV_BIN / "gunicorn"), "--config", str(ROOT / "gunicorn.conf.py"),
          "--workers", "2", "--threads", "4", "--bind", f"127.0.0.1:{port}",
