@@ -29,5 +29,5 @@ def retry_store(_ticks: int, is_open: bool) -> tuple:
     try:
         current_services().store.ping()
     except StoreError as exc:
-        return True, False, no_update, str(exc)
+        return True, False, no_update, str(exc).rstrip(".")
     return False, True, datetime.now(UTC).isoformat(), ""

@@ -29,7 +29,7 @@ def create_store_alert() -> html.Div:
         dbc.Alert([
             html.Strong("The store cannot be reached. "),
             html.Span(id=ALERT_TEXT),
-            html.Span(" This page may be out of date; it checks again every "
+            html.Span(". This page may be out of date; it checks again every "
                       f"{RETRY_MILLISECONDS // 1000} s and reloads its data when the store "
                       "is back.", className="text-muted"),
         ], id=ALERT, is_open=False, color="warning", className="rounded-0 mb-0 py-2 small"),
@@ -44,6 +44,6 @@ def show_store_error(exc: Exception) -> Any:
     if not isinstance(exc, StoreError):
         raise exc
     set_props(ALERT, {"is_open": True})
-    set_props(ALERT_TEXT, {"children": str(exc)})
+    set_props(ALERT_TEXT, {"children": str(exc).rstrip(".")})
     set_props(RETRY, {"disabled": False})
     return None  # outputs keep what they show

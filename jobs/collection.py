@@ -113,6 +113,7 @@ class CollectionService:
         self._unsaved: dict[str, RunRecorder] = {}  # final statuses the store refused
         self._start_lock = threading.Lock()
         self._stopped = threading.Event()
+        self._sweep_error: str | None = None  # the last one logged, so it is said once
         self._safe_sweep()
 
     # -- starting -------------------------------------------------------------------------
@@ -226,10 +227,17 @@ class CollectionService:
         return interrupted
 
     def _safe_sweep(self) -> None:
+        """Sweep; while the store is down, say so once (not every few seconds)."""
         try:
             self.sweep()
         except StoreError as exc:
-            log.warning("could not check for interrupted runs: %s", exc)
+            if self._sweep_error != str(exc):
+                log.warning("could not check for interrupted runs: %s", exc)
+            self._sweep_error = str(exc)
+            return
+        if self._sweep_error is not None:
+            log.info("checking for interrupted runs again: the store answers")
+            self._sweep_error = None
 
     def start_sweeper(self, seconds: float = SWEEP_SECONDS) -> None:
         """Sweep every few seconds in this process (every process may: it is idempotent)."""

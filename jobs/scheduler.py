@@ -138,10 +138,20 @@ class Scheduler:
                 return
             try:
                 func()
-                self.last_errors.pop(job_id, None)
             except Exception as exc:  # one failing run must not kill the schedule
-                log.exception("scheduled job %s failed", job_id)
-                self.last_errors[job_id] = f"{type(exc).__name__}: {exc}"
+                error = f"{type(exc).__name__}: {exc}"
+                # a job ticking every second against a store that is down would print a
+                # traceback a second: say it once, and again only when the error changes
+                if self.last_errors.get(job_id) != error:
+                    if isinstance(exc, StoreError):
+                        log.warning("scheduled job %s failed (until the store answers "
+                                    "again): %s", job_id, exc)
+                    else:
+                        log.exception("scheduled job %s failed", job_id)
+                self.last_errors[job_id] = error
+                return
+            if self.last_errors.pop(job_id, None) is not None:
+                log.info("scheduled job %s works again", job_id)
 
         self._scheduler.add_job(
             guarded, "interval", seconds=seconds, id=job_id, replace_existing=True,

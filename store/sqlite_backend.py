@@ -144,8 +144,8 @@ class SqliteBackend:
             if current is not None and current == self._file_id:
                 return  # another thread reopened it meanwhile
             if current is None and not Path(self.path).parent.is_dir():
-                raise StoreError(f"SQLite database {self.path}: its directory is gone; "
-                                 "the store reopens when the directory is back")
+                raise StoreError(f"SQLite database {self.path}: its directory is gone "
+                                 "(deleted or moved)")
             self._reopen()
 
     def _reopen(self) -> None:

@@ -139,3 +139,28 @@ def test_health_tells_when_no_process_leads(schedulers) -> None:
     _crash(first)
     _wait_for(lambda: second.status()["leader"] is None, 3)  # expired: nobody leads
     assert second.status()["is_leader"] is False
+
+
+def test_a_job_failing_every_tick_is_logged_once_and_its_recovery_once(
+        schedulers, caplog: pytest.LogCaptureFixture) -> None:
+    from store import StoreError
+
+    outcomes = iter([StoreError("store down")] * 5 + [None] * 100)
+    ran: list[object] = []
+
+    def job() -> None:
+        outcome = next(outcomes)
+        ran.append(outcome)
+        if outcome is not None:
+            raise outcome
+
+    scheduler = schedulers(2)
+    scheduler.add_interval_job("ticking", job, seconds=0.05, run_now=True)
+    with caplog.at_level("INFO", logger="jobs.scheduler"):
+        scheduler.start()
+        _wait_for(lambda: len(ran) >= 8, 10)
+    failures = [r for r in caplog.records if "ticking failed" in r.getMessage()]
+    assert len(failures) == 1 and failures[0].levelname == "WARNING"
+    assert failures[0].exc_info is None  # a store outage is not a bug: no traceback
+    assert sum("ticking works again" in r.getMessage() for r in caplog.records) == 1
+    assert "ticking" not in scheduler.last_errors
