@@ -5,8 +5,11 @@ the scheduler calls `poll_once` every REALTIME_INTERVAL_SECONDS in the one proce
 the lease. Its thread and the pools' threads share the readers, back-off and busy state; all
 of it is touched only under one lock that is never held during network I/O, and a reader is
 closed only when no poll is using it. An unreachable instance is marked with its error and
-retried with exponential backoff while the others go on. New SELECT-like captures get their
-plan explained on a separate small pool, so a slow EXPLAIN never delays the next poll.
+retried with exponential backoff while the others go on; its running executions are kept, so
+when it answers again a statement still running keeps its capture and one that ended meanwhile
+is finished, never recorded twice. An outage is logged once as a warning when it starts and
+once as info when the instance answers again, not on every retry. New SELECT-like captures get
+their plan explained on a separate small pool, so a slow EXPLAIN never delays the next poll.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,12 +40,22 @@ log = logging.getLogger(__name__)
 ENABLED_FLAG = "realtime.enabled"
 INSTANCES_FLAG = "realtime.instances"
 STATUS_FLAG = "realtime.status"
-MAX_BACKOFF_SECONDS = 60.0
+MAX_BACKOFF_SECONDS = 15.0  # after an RDS reboot capture resumes within 15 s: statements
+# that start and end in the gap are missed, so the cap stays short (one refused connect a try)
 
 # An instance stopped in this process: its id and its reader, if one was made.
 Retired = tuple[str, ProcesslistReader | None]
 # (instance document, capture document) -> plan_id or None; set by whoever wires EXPLAIN in.
 PlanRecorder = Callable[[dict[str, Any], dict[str, Any]], str | None]
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """An instance whose polls fail: how many in a row, when to try next, since when."""
+
+    failures: int
+    retry_at: float  # time.monotonic()
+    since: float  # time.monotonic() of the first failure of this outage
 
 
 class RealtimeService:
@@ -64,7 +78,7 @@ class RealtimeService:
         self._busy: set[str] = set()  # instances with a poll submitted and not yet released
         self._retiring: set[str] = set()  # switched off while busy: stop when released
         self._finished: list[Execution] = []  # executions of stopped instances, to store
-        self._backoff: dict[str, tuple[int, float]] = {}  # id -> (failures, retry at)
+        self._backoff: dict[str, Backoff] = {}  # instances whose last poll failed
         self._status: dict[str, dict[str, Any]] = {}
         self._closed = False
         self._pid = os.getpid()  # connections made here are closed only here
@@ -149,7 +163,8 @@ class RealtimeService:
                 else:
                     retired.append(self._take_reader(iid))
             due = [t for t in active if t["instance_id"] not in self._busy
-                   and self._backoff.get(t["instance_id"], (0, 0.0))[1] <= now]
+                   and (t["instance_id"] not in self._backoff
+                        or self._backoff[t["instance_id"]].retry_at <= now)]
             self._busy.update(t["instance_id"] for t in due)
         return retired, due
 
@@ -231,10 +246,16 @@ class RealtimeService:
             return
         now = datetime.now(UTC)
         with self._lock:
-            self._backoff.pop(iid, None)
-            if iid in self._retiring or self._closed:
-                return  # switched off while reading: nothing new is recorded
-            observation = self._tracker.observe(iid, now, rows, own_pid)
+            outage = self._backoff.pop(iid, None)
+            closed = self._closed
+            observation = None  # switched off while reading: nothing new is recorded
+            if iid not in self._retiring and not closed:
+                observation = self._tracker.observe(iid, now, rows, own_pid)
+        if outage is not None and not closed:
+            log.info("real-time capture of %s resumed: it answers again after %.0fs and %d "
+                     "failed polls", iid, time.monotonic() - outage.since, outage.failures)
+        if observation is None:
+            return
         for execution in observation.started:
             capture = self._save(execution)
             if self._plan_recorder is not None:
@@ -244,13 +265,27 @@ class RealtimeService:
         self._set_status(iid, last_poll=utc_iso(now), last_error=None, source=reader.source)
 
     def _record_failure(self, instance_id: str, exc: Exception) -> None:
+        """Mark the instance failing and retry it after 1, 2, 4 ... MAX_BACKOFF_SECONDS.
+
+        Only the first failure of an outage is a warning: a server down for an hour would
+        otherwise repeat the same line on every retry. The retries are debug lines, and the
+        first poll that works again says so once (see `_poll_instance`); the status keeps
+        the current error for the API and the Real-time page meanwhile.
+        """
+        now = time.monotonic()
         with self._lock:
-            failures = self._backoff.get(instance_id, (0, 0.0))[0] + 1
+            previous = self._backoff.get(instance_id)
+            failures = previous.failures + 1 if previous else 1
             delay = min(MAX_BACKOFF_SECONDS, 2.0 ** (failures - 1))
-            self._backoff[instance_id] = (failures, time.monotonic() + delay)
+            self._backoff[instance_id] = Backoff(failures, now + delay,
+                                                 previous.since if previous else now)
             self._status.setdefault(instance_id, {}).update(last_error=str(exc))
-        log.warning("real-time capture of %s failed (retry in %.0fs): %s",
-                    instance_id, delay, exc)
+        if previous is None:
+            log.warning("real-time capture of %s failed, retrying with back-off (up to every "
+                        "%.0fs) until it answers: %s", instance_id, MAX_BACKOFF_SECONDS, exc)
+        else:
+            log.debug("real-time capture of %s still failing (%d in a row, next try in %.0fs): "
+                      "%s", instance_id, failures, delay, exc)
 
     def _submit_explain(self, instance: dict[str, Any], capture: dict[str, Any]) -> None:
         try:

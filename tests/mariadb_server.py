@@ -4,6 +4,7 @@
     with server.connect(database="shop") as conn:
         ...
     server.stop()
+    server.start()  # again, on the same data directory, port and socket (or: restart())
 
 Nothing is read from the system's option files (``--no-defaults``); the data directory, unix
 socket, error log and pid file all live under the given directory (the socket goes to a short
@@ -70,7 +71,8 @@ class MariaDBServer:
     """A running server started by :func:`start_mariadb`.  ``stop()`` is idempotent."""
 
     def __init__(self, base: Path, datadir: Path, socket_path: Path, port: int | None,
-                 error_log: Path, process: subprocess.Popen[bytes], socket_dir: Path | None):
+                 error_log: Path, process: subprocess.Popen[bytes], socket_dir: Path | None,
+                 command: list[str] | None = None):
         self.base = base
         self.datadir = datadir
         self.socket = str(socket_path)
@@ -78,6 +80,8 @@ class MariaDBServer:
         self.error_log = error_log
         self.process = process
         self._socket_dir = socket_dir
+        self._private_socket_dir = socket_dir  # made again by start() after stop() removed it
+        self._command = command
 
     @property
     def running(self) -> bool:
@@ -109,6 +113,52 @@ class MariaDBServer:
         if self._socket_dir is not None:
             shutil.rmtree(self._socket_dir, ignore_errors=True)
             self._socket_dir = None
+
+    def start(self, startup_timeout: float = 60.0) -> None:
+        """Start the stopped server again with the same command line: same data directory
+        (kept by ``stop()``), port, socket and options. Returns once it accepts connections;
+        does nothing while it runs. The port was free when first chosen; a stranger taking it
+        in between makes this raise ``RuntimeError`` with the error log."""
+        if self.running:
+            return
+        if self._command is None:
+            raise RuntimeError("this server was not made by start_mariadb: no command to rerun")
+        if self._private_socket_dir is not None:
+            self._private_socket_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self._socket_dir = self._private_socket_dir
+        self.process = subprocess.Popen(self._command, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL)
+        self._wait_ready(startup_timeout)
+
+    def restart(self, timeout: float = 30.0, startup_timeout: float = 60.0) -> None:
+        """``stop()`` then ``start()``: a server restart keeping its data, port and socket."""
+        self.stop(timeout)
+        self.start(startup_timeout)
+
+    def _wait_ready(self, startup_timeout: float) -> None:
+        """Wait for the server greeting on the unix socket; stop it and raise on failure."""
+        socket_path = Path(self.socket)
+        deadline = time.monotonic() + startup_timeout
+        while True:
+            if self.process.poll() is not None:
+                returncode = self.process.returncode
+                self.stop()
+                raise RuntimeError(f"mariadbd exited with {returncode}:\n"
+                                   f"{self.error_log_tail()}")
+            if socket_path.exists():
+                try:
+                    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                        s.settimeout(2)
+                        s.connect(str(socket_path))
+                        if s.recv(4):  # the server greeting: it is ready
+                            return
+                except OSError:
+                    pass
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"mariadbd did not start within {startup_timeout}s:\n"
+                                   f"{self.error_log_tail()}")
+            time.sleep(0.05)
 
     def __enter__(self) -> MariaDBServer:
         return self
@@ -167,24 +217,7 @@ def start_mariadb(tmpdir: str | os.PathLike[str], *, networking: bool = False,
     cmd += [_option(k, v) for k, v in options.items()]
 
     process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    server = MariaDBServer(base, datadir, socket_path, port, error_log, process, socket_dir)
-    deadline = time.monotonic() + startup_timeout
-    while True:
-        if process.poll() is not None:
-            server.stop()
-            raise RuntimeError(f"mariadbd exited with {process.returncode}:\n"
-                               f"{server.error_log_tail()}")
-        if socket_path.exists():
-            try:
-                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-                    s.settimeout(2)
-                    s.connect(str(socket_path))
-                    if s.recv(4):  # the server greeting: it is ready
-                        return server
-            except OSError:
-                pass
-        if time.monotonic() > deadline:
-            server.stop()
-            raise RuntimeError(f"mariadbd did not start within {startup_timeout}s:\n"
-                               f"{server.error_log_tail()}")
-        time.sleep(0.05)
+    server = MariaDBServer(base, datadir, socket_path, port, error_log, process, socket_dir,
+                           command=cmd)
+    server._wait_ready(startup_timeout)
+    return server
