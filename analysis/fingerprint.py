@@ -15,6 +15,12 @@ digits) and as ``checksum`` in ``--output json``; the tests check it against a r
 Releases before 3.0, and tools that copied them such as Percona's qan-agent, kept only the
 rightmost 16 hex digits (``uc substr(md5_hex($fp), -16)``): ``query_id(fp)[-16:]`` is that ID.
 
+Size limits, which pt does not have: a fingerprint is stored cut at ``MAX_FINGERPRINT_CHARS``
+(64 Ki characters) with ``…[cut]`` at the end, but its query ID is the MD5 of the whole
+fingerprint, so long statements that share a prefix stay apart. A statement over 256 Ki
+characters is fingerprinted by the same rules in windows (see ``_normalise_long``), in at
+most about twice its size in memory: a 100 MB ``IN (...)`` list took 1 to 2.9 GB before.
+
 pt works on bytes (it reads slow logs without a decoding layer), so ``\s``, ``\w``, ``\b``
 and lower-casing here are ASCII-only: ``É`` in an identifier stays ``É``, as in pt.
 
@@ -58,9 +64,20 @@ after ORDER BY also eats the ``asc`` that starts a later word (``name, ascending
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable, Iterator
 from hashlib import md5
 
-__all__ = ["fingerprint", "fingerprint_and_id", "query_id"]
+from analysis.slowlog import TRUNCATED
+
+__all__ = ["MAX_FINGERPRINT_CHARS", "fingerprint", "fingerprint_and_id", "query_id"]
+
+# A stored fingerprint longer than this is cut here and ends with TRUNCATED ("…[cut]"); its
+# query ID is still the MD5 of the whole fingerprint, so two long statements that share a
+# prefix stay two classes. 64 Ki characters, as for a digest's examples: fingerprints of
+# real statements are shorter (a 2,000-column upsert, the widest in the tests, gives 42 K
+# and stays whole, byte-identical to pt), while one generated 10 MB statement no longer
+# makes a 21 MB digest.
+MAX_FINGERPRINT_CHARS = 65536
 
 # Perl's regexes here run on byte strings, so every class must be ASCII-only.
 _A = re.ASCII
@@ -164,12 +181,14 @@ def _fingerprint(query: str) -> str:
         query = beginning.group(1)
 
     if has_block_comment:
-        query = _MULTI_LINE_COMMENT.sub("", query)
+        query = _sub(_MULTI_LINE_COMMENT, "", query, _cut_after_comments)
     if "#" in query or "--" in query:
-        query = _ONE_LINE_COMMENT.sub("", query)
+        query = _sub(_ONE_LINE_COMMENT, "", query, _cut_after_line_end)
     use = _USE.match(query)
     if use is not None:
         return "use ?" + query[use.end() :]
+    if len(query) > _LONG_STATEMENT:
+        return _fold(_normalise_long(query))
 
     if "'" in query or '"' in query:
         query = _STRINGS.sub("?", query)
@@ -190,6 +209,11 @@ def _fingerprint(query: str) -> str:
     query = _ascii_lower(query)
     if "null" in query:
         query = _NULL.sub("?", query)
+    return _fold(query)
+
+
+def _fold(query: str) -> str:
+    """The rules after ``null``: fold IN lists and repeated UNIONs, LIMIT, ``ASC``."""
     if "(" in query:
         query = _IN_LIST.sub(r"\1(?+)", query)
     if "union" in query:
@@ -199,6 +223,206 @@ def _fingerprint(query: str) -> str:
     if "asc" in query:
         query = _strip_order_by_asc(query)
     return query
+
+
+# --- Long statements, in windows ---------------------------------------------------------
+# re.sub keeps every piece of its output, a new object for each stretch between two
+# matches, until it joins them: on a 100 MB `IN (1, 2, 3, ...)` list that is tens of
+# millions of objects, and one fingerprint took 1.0 GB (2.9 GB for `IN (1, 1, ...)`,
+# whose pieces between numbers are 2-character objects). A statement longer than
+# _LONG_STATEMENT therefore goes through the same rules, in the same order, in windows of
+# about _WINDOW characters, each cut where no match of the rule can straddle the cut: after
+# a character no match of the rule can hold ("safe" below), or, for strings and /* */
+# comments, where a left-to-right scan is outside any of them. The rules that must see the
+# text whole (IN lists, UNION, LIMIT, ASC) then run on the joined result, as usual: they
+# find few matches. Peak memory is at most about twice the statement, less than
+# pt-fingerprint takes (bench/fingerprint_memory.py: 0.7x for the first list above, 2.0x
+# for the second), in about pt's time. tests/analysis/test_fingerprint_limits.py runs the
+# corpus through this path in tiny windows and compares long statements with pt.
+_LONG_STATEMENT = 1 << 18
+_WINDOW = 1 << 16
+
+_Cut = Callable[[str, int, int], int]
+
+
+def _last_safe(unsafe: str) -> re.Pattern[str]:
+    """Matches up to and including the last character that is not in ``[unsafe]``."""
+    return re.compile(r"(?s:.*)[^" + unsafe + "]", _A)
+
+
+_LAST_LINE_END = re.compile(r"(?s:.*)[\r\n]")
+_LAST_NOT_WORD = _last_safe("0-9A-Za-z_")
+_LAST_NOT_SPACE = _last_safe(" \n\t\r\f")
+# The longest prefix of a window that sub's scan sees as plain text and whole strings: it
+# stops at a quote whose string does not end inside the window, or ends at its last
+# character (the character after a closing quote decides whether that quote is doubled).
+# The same for /* */ comments, where a "/" at the end of the window may open one.
+_STRINGS_PREFIX = re.compile(r"(?:[^'\"]++|(?:" + _STRING + r")(?=.))*+", _A | re.S)
+_COMMENTS_PREFIX = re.compile(r"(?:[^/]++|/(?=[^*])|/\*!|/\*[^!].*?\*/)*+", _A | re.S)
+_ESCAPED_BYTES = frozenset(map(chr, range(0xDC80, 0xDD00)))  # surrogateescape's bytes
+
+
+def _cut_after_strings(text: str, pos: int, end: int) -> int:
+    return _STRINGS_PREFIX.match(text, pos, end).end()  # type: ignore[union-attr]
+
+
+def _cut_after_comments(text: str, pos: int, end: int) -> int:
+    return _COMMENTS_PREFIX.match(text, pos, end).end()  # type: ignore[union-attr]
+
+
+def _cut_after_line_end(text: str, pos: int, end: int) -> int:
+    if end >= len(text):
+        return len(text)
+    last = _LAST_LINE_END.match(text, pos, end)
+    return pos if last is None else last.end()
+
+
+def _sub(pattern: re.Pattern[str], repl: str, text: str, cut: _Cut) -> str:
+    if len(text) <= _LONG_STATEMENT:
+        return pattern.sub(repl, text)
+    return "".join(_iter_sub(text, pattern, repl, cut))
+
+
+def _iter_sub(text: str, pattern: re.Pattern[str], repl: str, cut: _Cut) -> Iterator[str]:
+    """``pattern.sub(repl, text)`` in pieces (``repl`` a plain string). ``cut(text, pos, end)``
+    is the furthest point in ``pos..end`` where sub's left-to-right scan from ``pos`` is
+    between two matches whatever follows ``end``, or ``pos`` if there is none."""
+    n = len(text)
+    pos = 0
+    while pos < n:
+        width = _WINDOW
+        while True:
+            end = min(pos + width, n)
+            stop = cut(text, pos, end)
+            if stop > pos or end == n:
+                break
+            width *= 2  # a string or comment longer than the window
+        if stop > pos:
+            yield pattern.sub(repl, text[pos:stop])
+            pos = stop
+        else:  # text[pos] opens a string or comment that is unclosed or ends the text
+            match = pattern.match(text, pos)
+            if match is None:  # unclosed: sub moves on by one character
+                yield text[pos]
+                pos += 1
+            else:
+                yield repl
+                pos = match.end()
+
+
+def _windows(text: str) -> Iterator[str]:
+    for start in range(0, len(text), _WINDOW):
+        yield text[start : start + _WINDOW]
+
+
+def _stream_sub(chunks: Iterable[str], rule: _Rule) -> Iterator[str]:
+    """``pattern.sub(repl, "".join(chunks))`` in pieces, each ending right after a character
+    that ``last_safe`` finds and no match of ``pattern`` can hold. Such a character is not a
+    word character wherever ``pattern`` looks behind (``\\b``, ``(?<!``), so each piece
+    starts with the context it has in the whole text. A piece that ``needed`` says holds no
+    match is passed on as it is."""
+    pattern, repl, last_safe, needed = rule
+    pending: list[str] = []
+    for chunk in chunks:
+        safe = last_safe.match(chunk)
+        if safe is None:
+            pending.append(chunk)
+            continue
+        stop = safe.end()
+        pending.append(chunk[:stop])
+        piece = "".join(pending)
+        yield pattern.sub(repl, piece) if needed(piece) else piece
+        pending = [chunk[stop:]] if stop < len(chunk) else []
+    if pending:
+        piece = "".join(pending)
+        yield pattern.sub(repl, piece) if needed(piece) else piece
+
+
+def _stream_lstrip(chunks: Iterable[str]) -> Iterator[str]:
+    chunks = iter(chunks)
+    for chunk in chunks:
+        chunk = chunk.lstrip(_LEADING_SPACE)
+        if chunk:
+            yield chunk
+            break
+    yield from chunks
+
+
+def _stream_chomp(chunks: Iterable[str]) -> Iterator[str]:
+    last = ""
+    for chunk in chunks:
+        if chunk:
+            if last:
+                yield last
+            last = chunk
+    yield last[:-1] if last.endswith("\n") else last
+
+
+def _stream_lower(chunks: Iterable[str]) -> Iterator[str]:
+    """``_ascii_lower`` of the whole. Escaped bytes that end a piece wait for the next one:
+    with the bytes after them they may decode to one character, as in the whole text."""
+    held = ""
+    for chunk in chunks:
+        if held:
+            chunk = held + chunk
+        if chunk.isascii():
+            held = ""
+            yield chunk.lower()
+            continue
+        stop = len(chunk)
+        while stop and chunk[stop - 1] in _ESCAPED_BYTES:
+            stop -= 1
+        held = chunk[stop:]
+        yield _ascii_lower(chunk[:stop])
+    if held:
+        yield _ascii_lower(held)
+
+
+def _always(piece: str) -> bool:
+    return True
+
+
+def _has_boolean(piece: str) -> bool:
+    folded = piece.lower()
+    return "true" in folded or "false" in folded
+
+
+def _has_upper_number(piece: str) -> bool:
+    return "0x" in piece or "E" in piece
+
+
+def _has_whitespace_run(piece: str) -> bool:
+    return ("\n" in piece or "\t" in piece or "\r" in piece or "\f" in piece
+            or "  " in piece)
+
+
+# (rule, replacement, last safe character, test that a piece may hold a match): the test is
+# the cheap guard of _fingerprint, taken per piece; safe characters are the ones that no
+# match of the rule can hold.
+_Rule = tuple[re.Pattern[str], str | Callable[[re.Match[str]], str], re.Pattern[str],
+              Callable[[str], bool]]
+_STREAMED_RULES: tuple[_Rule, ...] = (  # after the string rule, up to lower-casing
+    (_STRAY_ESCAPED_QUOTE, "", _last_safe(r"\\"), lambda piece: "\\" in piece),
+    (_BOOLEANS, "?", _LAST_NOT_WORD, _has_boolean),
+    (_UPPER_NUMBER, _lower_match, _last_safe("0-9A-Za-z_.+-"), _has_upper_number),
+    (_NUMBER, "?", _last_safe("0-9a-f.xb+-"), _always),
+    (_SIGNED_PLACEHOLDER, "?", _last_safe("xb.+-"), lambda piece: "?" in piece),
+)
+_STREAMED_WHITESPACE: _Rule = (_WHITESPACE, " ", _LAST_NOT_SPACE, _has_whitespace_run)
+_STREAMED_NULL: _Rule = (_NULL, "?", _LAST_NOT_WORD, lambda piece: "null" in piece)
+
+
+def _normalise_long(query: str) -> str:
+    """The rules from strings to ``null`` of :func:`_fingerprint`, streamed."""
+    if "'" in query or '"' in query:
+        chunks: Iterable[str] = _iter_sub(query, _STRINGS, "?", _cut_after_strings)
+    else:
+        chunks = _windows(query)
+    for rule in _STREAMED_RULES:
+        chunks = _stream_sub(chunks, rule)
+    chunks = _stream_chomp(_stream_lstrip(chunks))
+    chunks = _stream_lower(_stream_sub(chunks, _STREAMED_WHITESPACE))
+    return "".join(_stream_sub(chunks, _STREAMED_NULL))
 
 
 # --- Cache keyed by the statement's shape ----------------------------------------------
@@ -281,7 +505,8 @@ def fingerprint(sql: str) -> str:
     """Return the pt-query-digest fingerprint of ``sql``: literals as ``?``, canonical spelling.
 
     Statements that differ only in literal values, comments, whitespace or letter case get
-    the same fingerprint, which is what groups a slow log into query classes.
+    the same fingerprint, which is what groups a slow log into query classes. One longer
+    than ``MAX_FINGERPRINT_CHARS`` (64 Ki characters) is cut there and ends with ``…[cut]``.
 
     >>> fingerprint("SELECT * FROM users WHERE id = 42 AND name = 'bob'")
     'select * from users where id = ? and name = ?'
@@ -305,15 +530,26 @@ def query_id(fingerprint: str) -> str:
     >>> query_id("select * from users where id = ? and name = ??")
     'F8C17A2B859376B4F6B4E74279FDCF7C'
     """
-    digest = md5(fingerprint.encode("utf-8", "surrogateescape"), usedforsecurity=False)
+    if len(fingerprint) <= _WINDOW:
+        digest = md5(fingerprint.encode("utf-8", "surrogateescape"), usedforsecurity=False)
+    else:  # in slices, without a second copy of a huge fingerprint
+        digest = md5(usedforsecurity=False)
+        for piece in _windows(fingerprint):
+            digest.update(piece.encode("utf-8", "surrogateescape"))
     return digest.hexdigest().upper()
 
 
 def fingerprint_and_id(sql: str) -> tuple[str, str]:
     """Return ``(fingerprint(sql), query_id(...))``, the pair a slow-log entry is stored under.
 
+    The ID is that of the whole fingerprint, also when the fingerprint returned is cut at
+    ``MAX_FINGERPRINT_CHARS`` (then it ends with ``…[cut]``).
+
     >>> fingerprint_and_id("select 1")
     ('select ?', '1FE1379FE2A31B8D16219655761820A2')
+    >>> fp, qid = fingerprint_and_id("select " + "a" * 70_000)
+    >>> len(fp), fp[-12:], qid == query_id("select " + "a" * 70_000)
+    (65542, 'aaaaaa…[cut]', True)
     """
     shape = _shape(sql)
     if shape is not None:
@@ -324,9 +560,12 @@ def fingerprint_and_id(sql: str) -> tuple[str, str]:
     qid = _id_cache.get(fp)
     if qid is None:
         qid = query_id(fp)
-        if len(_id_cache) >= _SHAPE_CACHE_SIZE:
-            _id_cache.clear()
-        _id_cache[fp] = qid
+        if len(fp) <= _SHAPE_MAX_LENGTH:  # a cache of huge keys would be huge
+            if len(_id_cache) >= _SHAPE_CACHE_SIZE:
+                _id_cache.clear()
+            _id_cache[fp] = qid
+    if len(fp) > MAX_FINGERPRINT_CHARS:
+        fp = fp[:MAX_FINGERPRINT_CHARS] + TRUNCATED
     if shape is not None:
         if len(_shape_cache) >= _SHAPE_CACHE_SIZE:
             _shape_cache.clear()
