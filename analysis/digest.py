@@ -23,7 +23,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -127,6 +127,26 @@ class QuantileSketch:
                     value = 2.0 * self.gamma ** k / (self.gamma + 1.0)
                     break
         return min(max(value, self.min), self.max)
+
+
+def sketch_to_dict(sketch: QuantileSketch) -> dict[str, Any]:
+    """A sketch as stored beside its digest, so digests of several instances (the fleet view)
+    merge into exact-bucket percentiles instead of averaged ones. Bins as [key, count] pairs:
+    a few hundred at most, a few kB."""
+    return {"alpha": sketch.alpha, "zero": sketch.zero, "count": sketch.count,
+            "min": sketch.min if sketch.count else None,
+            "max": sketch.max if sketch.count else None,
+            "bins": [[k, c] for k, c in sorted(sketch.bins.items())]}
+
+
+def sketch_from_dict(data: Mapping[str, Any]) -> QuantileSketch:
+    sketch = QuantileSketch(float(data["alpha"]))
+    sketch.zero = int(data["zero"])
+    sketch.count = int(data["count"])
+    if sketch.count:
+        sketch.min, sketch.max = float(data["min"]), float(data["max"])
+    sketch.bins = {int(k): int(c) for k, c in data["bins"]}
+    return sketch
 
 
 class _Metric:

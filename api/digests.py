@@ -8,16 +8,17 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
+from analysis.fleet import FLEET_INSTANCE
 from analysis.masking import mask_digest
 from api.errors import ApiError
-from api.params import literals, month, period, query_args, sort_field, text, whole
+from api.params import choice, literals, month, period, query_args, sort_field, text, whole
 from services import current_services
-from store.digests import SORTABLE
+from store.digests import GROUPS, SORTABLE
 
 blueprint = Blueprint("digests", __name__, url_prefix="/api/digests")
 MAX_LIMIT = 500
 MAX_SEARCH_CHARS = 1000
-LIST_OMITS = frozenset({"hourly"})
+LIST_OMITS = frozenset({"hourly", "sketch"})
 
 
 def _period(args: dict) -> str | None:
@@ -32,11 +33,15 @@ def list_digests():
     args = query_args(instance_id=text(), month=month(), period=period(),
                       q=text(MAX_SEARCH_CHARS), sort=sort_field(SORTABLE, "-query_time.sum"),
                       offset=whole(0, 0, 10**9), limit=whole(100, 1, MAX_LIMIT),
-                      literals=literals())
+                      literals=literals(), group=choice(GROUPS))
     field, descending = args["sort"]
+    group = args["group"] or "instance"
+    if group == "fleet" and args["instance_id"]:
+        raise ApiError("group=fleet spans every instance: leave out instance_id")
     rows, total = current_services().store.digests.page(
         instance_id=args["instance_id"], period=_period(args), text=args["q"],
         sort=field, descending=descending, offset=args["offset"], limit=args["limit"],
+        group=group,
     )
     # a list shows no per-hour series (~40 kB a digest): the detail endpoint has it
     rows = [{k: v for k, v in row.items() if k not in LIST_OMITS} for row in rows]
@@ -47,8 +52,11 @@ def list_digests():
 
 @blueprint.get("/<instance_id>/<period>/<query_id>")
 def get_digest(instance_id: str, period: str, query_id: str):
+    """One digest whole (hourly series included); instance `(fleet)` gives the fleet row."""
     args = query_args(literals=literals())
-    digest = current_services().store.digests.get(instance_id, period, query_id)
+    digests = current_services().store.digests
+    digest = (digests.get_fleet(period, query_id) if instance_id == FLEET_INSTANCE
+              else digests.get(instance_id, period, query_id))
     if digest is None:
         raise ApiError("no such digest", 404)
     return jsonify(digest if args["literals"] else mask_digest(digest))

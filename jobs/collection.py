@@ -19,15 +19,17 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from analysis.digest import DigestAggregator
+from analysis.digest import DigestAggregator, sketch_to_dict
 from analysis.errors import SlowLogParseError
 from analysis.fingerprint import fingerprint_and_id
+from analysis.fleet import merge_fleet
 from analysis.period import Period, PeriodError, parse_period
 from analysis.slowlog import SlowLogStream
 from collectors.cloudwatch import LogReadError, iter_log_events, log_source_for
@@ -274,6 +276,7 @@ class CollectionService:
                 processed = run["processed_instances"] + 1
                 recorder.update(processed_instances=processed,
                                 progress=round(100 * processed / len(targets), 1))
+            self._refresh_fleet(recorder, period)
             final = self._final_fields(run)
             level = ("error" if final["status"] == "error"
                      else "warning" if run["errors"] or run.get("warnings") else "info")
@@ -288,6 +291,19 @@ class CollectionService:
             self._unsaved[run["collection_id"]] = recorder
         self._release(run["period_key"], run["collection_id"])
         self._threads.pop(run["collection_id"], None)
+
+    def _refresh_fleet(self, recorder: RunRecorder, period: Period) -> None:
+        """Rebuild the period's fleet rows from every instance's digests (those of this run and
+        those collected before); a failure is a warning, the instances' digests stand."""
+        started = time.monotonic()
+        try:
+            rows = merge_fleet(self._store.digests.for_fleet(period.key), period.key)
+            self._store.digests.replace_fleet(period.key, rows)
+        except StoreError as exc:
+            recorder.warn(f"the fleet view of {period.key} could not be rebuilt: {exc}")
+            return
+        recorder.log(f"fleet view: {len(rows):,} statements across instances "
+                     f"({time.monotonic() - started:.1f} s)")
 
     def _account(self, recorder: RunRecorder, instance_id: str, future: Future) -> None:
         """Add an instance's stored counts to the run, or record why it failed."""
@@ -339,7 +355,8 @@ class CollectionService:
             self._add_event(aggregator, streams, event, instance_id, recorder)
             if events % EVENTS_PER_PROGRESS_LINE == 0:
                 recorder.log(f"{instance_id}: {events:,} events read")
-        digests = [d.to_dict() for d in aggregator.digests(instance_id)]
+        digests = [{**d.to_dict(), "sketch": sketch_to_dict(d.sketch)}
+                   for d in aggregator.digests(instance_id)]
         kept = None if recorder.run.get("replace_empty") else self._kept_instead(
             instance_id, period, events)
         if kept is not None:

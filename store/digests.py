@@ -15,6 +15,11 @@ from store.flags import utc_iso
 
 COLLECTION = "digests"
 TOTALS = "digest_totals"
+FLEET = "fleet_digests"  # one row per query id across instances, per period
+# what merging into fleet rows reads: not the per-hour series (~40 kB a digest)
+FLEET_FIELDS = ("instance_id", "query_id", "fingerprint", "count", "query_time", "lock_time",
+                "rows_examined", "rows_sent", "first_seen", "last_seen", "users", "hosts",
+                "databases", "examples", "sketch", "rank")
 SORTABLE = {
     "rank",
     "query_time.sum", "query_time.avg", "query_time.max", "query_time.p95", "count",
@@ -25,7 +30,10 @@ INDEXES = (
     IndexSpec(COLLECTION, ("instance_id", "period", "count")),
     IndexSpec(COLLECTION, ("period", "query_time.sum")),
     IndexSpec(TOTALS, ("period",)),
+    IndexSpec(FLEET, ("period", "query_time.sum")),
+    IndexSpec(FLEET, ("period", "count")),
 )
+GROUPS = ("instance", "fleet")
 
 
 def digest_id(instance_id: str, period: str, query_id: str) -> str:
@@ -56,6 +64,17 @@ class DigestRepository:
             "query_time": sum(d["query_time"]["sum"] for d in docs),
             "collected_at": utc_iso(datetime.now(UTC)),
         })
+
+    def for_fleet(self, period: str) -> list[dict[str, Any]]:
+        """Every instance's digests of a period, with what a fleet row needs (no hourly)."""
+        return self._backend.find(COLLECTION, FindQuery(where={"period": period},
+                                                        fields=FLEET_FIELDS))
+
+    def replace_fleet(self, period: str, rows: list[dict[str, Any]]) -> None:
+        """Store a period's fleet rows (made by analysis.fleet) as one set."""
+        docs = [{**row, "_id": f"{period}|{row['query_id']}", "period": period}
+                for row in rows]
+        self._backend.replace_set(FLEET, {"period": period}, docs)
 
     def stored(self, instance_id: str, period: str) -> dict[str, Any] | None:
         """What one instance-period holds now: {digests, count, query_time, collected_at}."""
@@ -97,11 +116,17 @@ class DigestRepository:
         descending: bool = True,
         offset: int = 0,
         limit: int = 100,
+        group: str = "instance",
     ) -> tuple[list[dict[str, Any]], int]:
+        """A page of digests; `group="fleet"` pages the fleet rows (one per query id across
+        instances; `instance_id` does not apply to them)."""
         if sort not in SORTABLE:
             raise ValueError(f"cannot sort digests by {sort!r}; choose one of {sorted(SORTABLE)}")
+        if group not in GROUPS:
+            raise ValueError(f"group must be one of {', '.join(GROUPS)}")
+        collection = FLEET if group == "fleet" else COLLECTION
         where: dict[str, Any] = {}
-        if instance_id:
+        if instance_id and group != "fleet":
             where["instance_id"] = instance_id
         if period:
             where["period"] = period
@@ -110,12 +135,18 @@ class DigestRepository:
         if query_id:
             where["query_id"] = {"$contains": query_id}
         rows = self._backend.find(
-            COLLECTION,
+            collection,
             FindQuery(where=where, sort=(sort, -1 if descending else 1), skip=offset, limit=limit),
         )
         for row in rows:
             row.pop("_id", None)
-        return rows, self._backend.count(COLLECTION, where)
+        return rows, self._backend.count(collection, where)
+
+    def get_fleet(self, period: str, query_id: str) -> dict[str, Any] | None:
+        doc = self._backend.get(FLEET, f"{period}|{query_id}")
+        if doc is not None:
+            doc.pop("_id", None)
+        return doc
 
     def get(self, instance_id: str, period: str, query_id: str) -> dict[str, Any] | None:
         doc = self._backend.get(COLLECTION, digest_id(instance_id, period, query_id))

@@ -173,6 +173,13 @@ def test_backend_operators_mean_the_same_on_both(store: Store) -> None:
     assert backend.delete("probe", {"n": {"$lt": 2}}) == 1
     projected = backend.find("probe", FindQuery(sort=("nested.v", -1), fields=("s",), limit=1))
     assert projected == [{"_id": "3", "s": "GAMMA alpha"}]
+    backend.put("probe", "4", {"n": 4, "nested": {"v": 40, "w": [1, "x"]}, "flag": False,
+                               "none": None, "s": "[1]"})
+    # every JSON kind comes back as itself; a field the document lacks is absent, not null
+    assert backend.find("probe", FindQuery(where={"n": 4},
+                                           fields=("nested", "flag", "none", "s", "gone"))) == [
+        {"_id": "4", "nested": {"v": 40, "w": [1, "x"]}, "flag": False, "none": None,
+         "s": "[1]"}]
     with pytest.raises(ValueError, match="unsupported operator"):
         backend.find("probe", FindQuery(where={"n": {"$where": "1"}}))
 
