@@ -38,6 +38,10 @@ def list_digests():
     group = args["group"] or "instance"
     if group == "fleet" and args["instance_id"]:
         raise ApiError("group=fleet spans every instance: leave out instance_id")
+    if group == "fleet" and not _period(args):
+        raise ApiError("group=fleet needs a month (fleet rows are per period)")
+    if group == "fleet":
+        current_services().collection.fleet_ready(_period(args))
     rows, total = current_services().store.digests.page(
         instance_id=args["instance_id"], period=_period(args), text=args["q"],
         sort=field, descending=descending, offset=args["offset"], limit=args["limit"],
@@ -54,9 +58,12 @@ def list_digests():
 def get_digest(instance_id: str, period: str, query_id: str):
     """One digest whole (hourly series included); instance `(fleet)` gives the fleet row."""
     args = query_args(literals=literals())
-    digests = current_services().store.digests
-    digest = (digests.get_fleet(period, query_id) if instance_id == FLEET_INSTANCE
-              else digests.get(instance_id, period, query_id))
+    services = current_services()
+    if instance_id == FLEET_INSTANCE:
+        services.collection.fleet_ready(period)
+        digest = services.store.digests.get_fleet(period, query_id)
+    else:
+        digest = services.store.digests.get(instance_id, period, query_id)
     if digest is None:
         raise ApiError("no such digest", 404)
     return jsonify(digest if args["literals"] else mask_digest(digest))

@@ -134,12 +134,15 @@ def create_digest_summary(digest: Mapping[str, Any],
         ("Query ID", html.Span([html.Code(f"0x{query_id}", id="digest-query-id"),
                                 html.Span(f" (pt 2: 0x{query_id[-16:]})",
                                           className="text-muted small")])),
-        ("Instance", digest.get("instance_id", "")),
+        ("Instances" if digest.get("instance_ids") else "Instance",
+         f"{len(digest['instance_ids'])} instances" if digest.get("instance_ids")
+         else digest.get("instance_id", "")),
         ("Period", period_label(digest.get("period", ""))),
         ("Rank", f"#{digest.get('rank')}" if digest.get("rank") is not None else "—"),
     ]
     if total_query_time:
-        facts.append(("Share of the instance's time",
+        facts.append(("Share of the fleet's time" if digest.get("instance_ids")
+                      else "Share of the instance's time",
                       f"{qt_sum / total_query_time * 100:.2f} %"))
     facts += [("First seen", format_time(digest.get("first_seen"))),
               ("Last seen", format_time(digest.get("last_seen")))]
@@ -150,7 +153,9 @@ def create_digest_summary(digest: Mapping[str, Any],
     ], className="g-2 mb-2")
     hourly = digest.get("hourly") or {}
     chart: Any
-    if hourly:
+    if digest.get("per_instance"):
+        chart = create_instance_breakdown(digest["per_instance"])
+    elif hourly:
         chart = dcc.Graph(id="digest-hourly", figure=create_hourly_figure(hourly),
                           config={"displaylogo": False, "displayModeBar": False})
     else:
@@ -172,9 +177,39 @@ def create_digest_summary(digest: Mapping[str, Any],
             _names("Hosts", digest.get("hosts"), "digest-hosts"),
             _names("Databases", digest.get("databases"), "digest-databases"),
         ], className="g-2 mb-3"),
-        html.H6("Per hour (UTC)"),
+        html.H6("Per instance" if digest.get("per_instance") else "Per hour (UTC)"),
         chart,
     ]
+
+
+def create_instance_breakdown(per_instance: list[Mapping[str, Any]]) -> html.Div:
+    """A fleet row's instances, heaviest first: a bar of each one's share of the statement's
+    time, and a button that opens that instance's own digest (with its hourly chart)."""
+    total = sum(p.get("query_time") or 0.0 for p in per_instance) or 1.0
+    rows = []
+    for part in per_instance:
+        share = (part.get("query_time") or 0.0) / total * 100
+        rows.append(html.Tr([
+            html.Td(dbc.Button(part["instance_id"], color="link", size="sm",
+                               className="p-0 text-start",
+                               id={"type": "digest-instance-link",
+                                   "instance_id": part["instance_id"]})),
+            html.Td(format_count(part.get("count")), className="text-end"),
+            html.Td(f"{format_seconds(part.get('query_time'))} s", className="text-end"),
+            html.Td(f"{format_seconds(part.get('p95'))} s", className="text-end"),
+            html.Td(dbc.Progress(value=share, label=f"{share:.1f} %", style={"height": "18px"},
+                                 className="instance-share"), style={"minWidth": "160px"}),
+        ]))
+    header = html.Thead(html.Tr([html.Th("Instance"), html.Th("Calls", className="text-end"),
+                                 html.Th("Total time", className="text-end"),
+                                 html.Th("p95", className="text-end"),
+                                 html.Th("Share of the statement's time")]))
+    return html.Div([
+        dbc.Table([header, html.Tbody(rows)], size="sm", hover=True, className="mb-1",
+                  id="digest-instances"),
+        html.Div("Click an instance for its own digest and its per-hour chart.",
+                 className="text-muted small"),
+    ])
 
 
 def create_digest_examples(examples: list[Mapping[str, Any]] | None,

@@ -149,10 +149,15 @@ def digest_rows(digests: Iterable[Mapping[str, Any]], total_query_time: float | 
         fingerprint = doc.get("fingerprint") or ""
         if fingerprint_chars is not None and len(fingerprint) > fingerprint_chars:
             fingerprint = fingerprint[:fingerprint_chars] + "…"
+        instances = doc.get("instance_ids")
         rows.append({
             "row_id": row_id(doc["instance_id"], doc["period"], doc["query_id"]),
             "rank": doc.get("rank"),
-            "instance_id": doc["instance_id"],
+            # a fleet row: on how many instances the statement ran (their names in `instances`)
+            "instance_id": (doc["instance_id"] if instances is None
+                            else instances[0] if len(instances) == 1
+                            else f"{len(instances)} instances"),
+            "instances": " ".join(instances) if instances is not None else doc["instance_id"],
             "period": doc["period"],
             "query_id": doc["query_id"],
             "fingerprint": fingerprint,
@@ -172,7 +177,8 @@ def digest_rows(digests: Iterable[Mapping[str, Any]], total_query_time: float | 
 
 
 CSV_FIELDS = [
-    ("rank", "rank"), ("instance_id", "instance_id"), ("period", "period"),
+    # instance_id: the instance, or for a fleet row its instances separated by spaces
+    ("rank", "rank"), ("instances", "instance_id"), ("period", "period"),
     ("query_id", "query_id"), ("fingerprint", "fingerprint"),
     ("total_time", "total_time_s"), ("pct", "pct_of_total"), ("calls", "calls"),
     ("avg_time", "time_per_call_s"), ("p95_time", "p95_s"), ("max_time", "max_s"),
@@ -193,6 +199,8 @@ def digests_csv(rows: Iterable[Mapping[str, Any]]) -> str:
         values = []
         for key, _ in CSV_FIELDS:
             value = row.get(key)
+            if key == "instances" and value is None:
+                value = row.get("instance_id")
             if key == "pct" and value is not None:
                 value = round(value, 2)
             values.append("" if value is None else value)
@@ -229,7 +237,7 @@ COLUMNS: list[dict[str, Any]] = [
      "valueFormatter": {"function": "params.value == null ? '' : params.value.slice(-16)"},
      "minWidth": 150, "maxWidth": 160},
     {"field": "instance_id", "headerName": "Instance", "sortable": False, "minWidth": 120,
-     "maxWidth": 170, "tooltipField": "instance_id"},
+     "maxWidth": 170, "tooltipField": "instances"},
     {"field": "fingerprint", "headerName": "Fingerprint", "sortable": False,
      "filter": "agTextColumnFilter", "tooltipField": "fingerprint",
      "cellClass": "font-monospace digest-fingerprint", "flex": 4, "minWidth": 300},

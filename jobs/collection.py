@@ -29,10 +29,10 @@ from typing import Any
 from analysis.digest import DigestAggregator, sketch_to_dict
 from analysis.errors import SlowLogParseError
 from analysis.fingerprint import fingerprint_and_id
-from analysis.fleet import merge_fleet
 from analysis.period import Period, PeriodError, parse_period
 from analysis.slowlog import SlowLogStream
 from collectors.cloudwatch import LogReadError, iter_log_events, log_source_for
+from jobs.fleet import ensure_fleet
 from jobs.run_recorder import RunRecorder, now_iso
 from settings import Settings
 from store import Store, StoreError
@@ -292,17 +292,20 @@ class CollectionService:
         self._release(run["period_key"], run["collection_id"])
         self._threads.pop(run["collection_id"], None)
 
+    def fleet_ready(self, period: str) -> None:
+        """Make the period's fleet rows current before they are read (see jobs/fleet.py)."""
+        ensure_fleet(self._store, period)
+
     def _refresh_fleet(self, recorder: RunRecorder, period: Period) -> None:
         """Rebuild the period's fleet rows from every instance's digests (those of this run and
         those collected before); a failure is a warning, the instances' digests stand."""
         started = time.monotonic()
         try:
-            rows = merge_fleet(self._store.digests.for_fleet(period.key), period.key)
-            self._store.digests.replace_fleet(period.key, rows)
+            rows = ensure_fleet(self._store, period.key, force=True)
         except StoreError as exc:
             recorder.warn(f"the fleet view of {period.key} could not be rebuilt: {exc}")
             return
-        recorder.log(f"fleet view: {len(rows):,} statements across instances "
+        recorder.log(f"fleet view: {rows or 0:,} statements across instances "
                      f"({time.monotonic() - started:.1f} s)")
 
     def _account(self, recorder: RunRecorder, instance_id: str, future: Future) -> None:

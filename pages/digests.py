@@ -11,9 +11,21 @@ from typing import Any
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, callback, clientside_callback, dcc, html, no_update
+from dash import (
+    ALL,
+    Input,
+    Output,
+    State,
+    callback,
+    clientside_callback,
+    ctx,
+    dcc,
+    html,
+    no_update,
+)
 from dash.exceptions import PreventUpdate
 
+from analysis.fleet import FLEET_INSTANCE
 from auth.access import can_operate
 from components.digest_detail import (
     create_digest_examples,
@@ -43,6 +55,12 @@ GRID = "digests-grid"
 def _instance(value: str | None) -> str | None:
     """The store's instance argument: None means every instance."""
     return None if not value or value == ALL_INSTANCES else value
+
+
+def _group(value: str | None) -> str:
+    """All instances: one row per statement across the fleet (ranked fleet-wide); one
+    instance: its own digests."""
+    return "fleet" if _instance(value) is None else "instance"
 
 
 def _modal() -> dbc.Modal:
@@ -166,7 +184,14 @@ def search_fingerprints(text: str | None, filter_model: dict | None):
     return with_fingerprint_filter(filter_model, text)
 
 
-def _summary(matching: int, totals: dict[str, float], filtered: bool) -> list[Any]:
+def _summary(matching: int, totals: dict[str, float], filtered: bool,
+             fleet_instances: int | None = None) -> list[Any]:
+    if fleet_instances is not None:  # fleet rows: statements, each over several instances
+        noun = "statement" if matching == 1 else "statements"
+        head = (f"{matching:,} {noun} match" if filtered
+                else f"{matching:,} {noun} on {fleet_instances:,} instances")
+        return [head, f" · {int(totals['count']):,} calls · "
+                f"{format_seconds(totals['query_time'])} s of query time in the period"]
     digests = int(totals["digests"])
     noun = "digest" if digests == 1 else "digests"
     head = (f"{matching:,} of {digests:,} {noun} match" if filtered
@@ -192,11 +217,16 @@ def get_rows(request: dict | None, instance: str | None, period: str | None):
         # sends one request at a time). The period arrives next and purges the cache.
         return {"rowData": [], "rowCount": 0}, ""
     query = store_query_from_request(request)
-    rows, total = digests.page(instance_id=_instance(instance), period=period, **query)
+    if _group(instance) == "fleet":
+        current_services().collection.fleet_ready(period)
+    rows, total = digests.page(instance_id=_instance(instance), period=period,
+                               group=_group(instance), **query)
     totals = digests.totals(_instance(instance), period)
     filtered = bool(query["text"] or query["query_id"])
+    fleet_instances = (len(digests.instances(period)) if _group(instance) == "fleet"
+                       else None)
     return ({"rowData": digest_rows(rows, totals["query_time"]), "rowCount": total},
-            _summary(total, totals, filtered))
+            _summary(total, totals, filtered, fleet_instances))
 
 
 @callback(
@@ -214,7 +244,10 @@ def download_csv(_clicks: int | None, instance: str | None, period: str | None,
         raise PreventUpdate
     digests = current_services().store.digests
     query = {**store_query_from_request(request), "offset": 0, "limit": CSV_MAX_ROWS}
-    rows, _total = digests.page(instance_id=_instance(instance), period=period, **query)
+    if _group(instance) == "fleet":
+        current_services().collection.fleet_ready(period)
+    rows, _total = digests.page(instance_id=_instance(instance), period=period,
+                                group=_group(instance), **query)
     totals = digests.totals(_instance(instance), period)
     text = digests_csv(digest_rows(rows, totals["query_time"], fingerprint_chars=None))
     name = f"digests-{_instance(instance) or 'all-instances'}-{period}.csv"
@@ -237,11 +270,27 @@ def open_digest(cell: dict | None):
     return True, {"instance_id": instance_id, "period": period, "query_id": query_id}, False
 
 
+@callback(
+    Output("digests-selected", "data", allow_duplicate=True),
+    Input({"type": "digest-instance-link", "instance_id": ALL}, "n_clicks"),
+    State("digests-selected", "data"),
+    prevent_initial_call=True,
+)
+def open_instance_digest(clicks: list[int | None], selected: dict | None):
+    """From a fleet row to one instance's digest of the same statement and period."""
+    if not selected or not any(clicks) or not isinstance(ctx.triggered_id, dict):
+        raise PreventUpdate
+    return {**selected, "instance_id": ctx.triggered_id["instance_id"]}
+
+
 def _load(selected: dict | None) -> dict | None:
     if not selected:
         return None
-    return current_services().store.digests.get(
-        selected["instance_id"], selected["period"], selected["query_id"])
+    digests = current_services().store.digests
+    if selected["instance_id"] == FLEET_INSTANCE:
+        current_services().collection.fleet_ready(selected["period"])
+        return digests.get_fleet(selected["period"], selected["query_id"])
+    return digests.get(selected["instance_id"], selected["period"], selected["query_id"])
 
 
 @callback(
@@ -259,9 +308,12 @@ def show_digest(selected: dict | None):
             id="digest-missing")
     # the share is of this digest's own instance and period (the grid's "% of total" is of
     # the selection, which may span every instance)
-    totals = current_services().store.digests.totals(digest["instance_id"], digest["period"])
+    fleet = digest["instance_id"] == FLEET_INSTANCE
+    totals = current_services().store.digests.totals(None if fleet else digest["instance_id"],
+                                                     digest["period"])
     title = [html.Span(f"Query 0x{digest['query_id'][-16:]}", className="me-2"),
-             html.Small(f"{digest['instance_id']} · {period_label(digest['period'])}",
+             html.Small(f"{'All instances' if fleet else digest['instance_id']} · "
+                        f"{period_label(digest['period'])}",
                         className="text-muted fw-normal")]
     return title, create_digest_summary(digest, totals["query_time"])
 

@@ -7,6 +7,8 @@ fields), so the digest grid stays fast with 100,000 digests.
 
 from __future__ import annotations
 
+import hashlib
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +18,7 @@ from store.flags import utc_iso
 COLLECTION = "digests"
 TOTALS = "digest_totals"
 FLEET = "fleet_digests"  # one row per query id across instances, per period
+FLEET_STATE = "fleet_state"  # per period: the source its fleet rows were built from
 # what merging into fleet rows reads: not the per-hour series (~40 kB a digest)
 FLEET_FIELDS = ("instance_id", "query_id", "fingerprint", "count", "query_time", "lock_time",
                 "rows_examined", "rows_sent", "first_seen", "last_seen", "users", "hosts",
@@ -63,6 +66,7 @@ class DigestRepository:
             "count": sum(d["count"] for d in docs),
             "query_time": sum(d["query_time"]["sum"] for d in docs),
             "collected_at": utc_iso(datetime.now(UTC)),
+            "version": uuid.uuid4().hex,  # what the period's fleet rows were built from
         })
 
     def for_fleet(self, period: str) -> list[dict[str, Any]]:
@@ -70,11 +74,27 @@ class DigestRepository:
         return self._backend.find(COLLECTION, FindQuery(where={"period": period},
                                                         fields=FLEET_FIELDS))
 
-    def replace_fleet(self, period: str, rows: list[dict[str, Any]]) -> None:
-        """Store a period's fleet rows (made by analysis.fleet) as one set."""
+    def fleet_source(self, period: str) -> str:
+        """Which instance sets the period holds now (changes with every replace_period): fleet
+        rows built from another source are stale."""
+        docs = self._backend.find(TOTALS, FindQuery(where={"period": period},
+                                                    fields=("instance_id", "version")))
+        pairs = sorted(f"{d.get('instance_id')}:{d.get('version')}" for d in docs)
+        return hashlib.sha256("|".join(pairs).encode()).hexdigest()[:32]
+
+    def fleet_built_from(self, period: str) -> str | None:
+        doc = self._backend.get(FLEET_STATE, period)
+        return doc.get("source") if doc else None
+
+    def replace_fleet(self, period: str, rows: list[dict[str, Any]], source: str) -> None:
+        """Store a period's fleet rows (made by analysis.fleet) as one set, and what they
+        were built from."""
         docs = [{**row, "_id": f"{period}|{row['query_id']}", "period": period}
                 for row in rows]
         self._backend.replace_set(FLEET, {"period": period}, docs)
+        self._backend.put(FLEET_STATE, period, {"period": period, "source": source,
+                                                "rows": len(docs),
+                                                "built_at": utc_iso(datetime.now(UTC))})
 
     def stored(self, instance_id: str, period: str) -> dict[str, Any] | None:
         """What one instance-period holds now: {digests, count, query_time, collected_at}."""

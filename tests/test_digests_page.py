@@ -164,7 +164,9 @@ def test_digests_page_sorts_searches_and_opens_a_digest(dash_duo, digest_app) ->
     _wait(lambda: _first_cell(dash_duo, "fingerprint").startswith(_short(top["fingerprint"])),
           message="the largest total in the first row")
     assert _first_cell(dash_duo, "query_id") == top["query_id"][-16:]
-    dash_duo.wait_for_contains_text("#digests-summary", f"{len(docs)} digests")
+    # all instances: one row per statement across the fleet
+    dash_duo.wait_for_contains_text("#digests-summary",
+                                    f"{len(docs)} statements on 2 instances")
     totals = [float(t.replace(",", "")) for t in _cells(dash_duo, "total_time")]
     assert totals == sorted(totals, reverse=True) and len(totals) >= 5
 
@@ -181,8 +183,7 @@ def test_digests_page_sorts_searches_and_opens_a_digest(dash_duo, digest_app) ->
     # search: rows narrow to the fingerprints that contain the text
     dash_duo.find_element("#digests-search").send_keys("invoices")
     invoices = [d for d in docs if "invoices" in d["fingerprint"]]
-    dash_duo.wait_for_contains_text("#digests-summary",
-                                    f"{len(invoices)} of {len(docs)} digests match")
+    dash_duo.wait_for_contains_text("#digests-summary", f"{len(invoices)} statements match")
     _wait(lambda: (lambda cells: cells and all("invoices" in c for c in cells))(
         _cells(dash_duo, "fingerprint")), message="only invoices rows")
 
@@ -190,7 +191,7 @@ def test_digests_page_sorts_searches_and_opens_a_digest(dash_duo, digest_app) ->
     search = dash_duo.find_element("#digests-search")
     search.clear()
     search.send_keys(" ")
-    dash_duo.wait_for_contains_text("#digests-summary", f"{len(docs)} digests")
+    dash_duo.wait_for_contains_text("#digests-summary", f"{len(docs)} statements")
     dash_duo.select_dcc_dropdown("#digests-instance", value="catalog-prd-1")
     dash_duo.wait_for_contains_text("#digests-summary", "5 digests")
     _wait(lambda: (lambda c: len(c) == 5 and all("catalog_items" in x for x in c))(
@@ -217,7 +218,13 @@ def test_digests_page_sorts_searches_and_opens_a_digest(dash_duo, digest_app) ->
     dash_duo.wait_for_contains_text("#digest-query-id", top["query_id"])
     dash_duo.wait_for_text_to_equal("#digest-fingerprint", top["fingerprint"])
     dash_duo.wait_for_contains_text("#digest-stats", "Query time (s)")
+    dash_duo.wait_for_contains_text("#digest-instances", "orders-prd-1")  # a fleet row
+    dash_duo.wait_for_contains_text("#digest-example-0", "email = ?")
+    assert SECRET not in dash_duo.find_element("#digest-modal").text
+    # one click away: that instance's own digest, with its per-hour chart
+    dash_duo.find_element("#digest-instances button").click()
     dash_duo.wait_for_element("#digest-hourly .main-svg")
+    dash_duo.wait_for_contains_text("#digest-modal-title", "orders-prd-1")
     dash_duo.wait_for_contains_text("#digest-example-0", "email = ?")
     assert SECRET not in dash_duo.find_element("#digest-modal").text
     _screenshot(dash_duo, "digests-modal.png")
@@ -239,7 +246,7 @@ def test_download_csv_is_the_current_view(dash_duo, digest_app) -> None:
     dash_duo.wait_for_page(f"{dash_duo.server_url}/digests")
     dash_duo.find_element("#digests-search").send_keys("payments")
     payments = [d for d in docs if "payments" in d["fingerprint"]]
-    dash_duo.wait_for_contains_text("#digests-summary", f"{len(payments)} of")
+    dash_duo.wait_for_contains_text("#digests-summary", f"{len(payments)} statements match")
     dash_duo.find_element("#digests-download-button").click()
     target = Path(dash_duo.download_path) / "digests-all-instances-2026-10.csv"
     _wait(lambda: target.exists() and target.stat().st_size > 0, message="the CSV file")

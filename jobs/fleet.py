@@ -1,0 +1,31 @@
+"""Keeping a period's fleet rows (analysis/fleet.py) in step with its per-instance digests.
+
+A collection run rebuilds them when it ends; anything else that replaces a period's digests
+(the demo, a test, a run that died before its end) leaves them stale, and the first fleet
+read rebuilds them. Staleness is cheap to check: one small document per instance-period.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from analysis.fleet import merge_fleet
+from store import Store
+
+log = logging.getLogger(__name__)
+
+
+def ensure_fleet(store: Store, period: str, force: bool = False) -> int | None:
+    """Rebuild the period's fleet rows if its digests changed since; the number of rows
+    when rebuilt, None when they were current. Raises StoreError."""
+    digests = store.digests
+    source = digests.fleet_source(period)
+    if not force and digests.fleet_built_from(period) == source:
+        return None
+    started = time.monotonic()
+    rows = merge_fleet(digests.for_fleet(period), period)
+    digests.replace_fleet(period, rows, source)
+    log.info("fleet view of %s: %d statements rebuilt in %.2f s", period, len(rows),
+             time.monotonic() - started)
+    return len(rows)
