@@ -160,6 +160,12 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "the jobs over within this time (a clean shutdown hands them over at once)."),
     SettingSpec("COLLECTION_MAX_RUNS", "collection_max_runs", "2", _parse_int(1, 20),
                 "Collection runs allowed at once; more are refused with 429."),
+    SettingSpec("REGRESSION_RATIO", "regression_ratio", "1.5", _parse_float(1.01, 100),
+                "Month over month: a statement regressed (or improved) when its time per call "
+                "or p95 grew (or shrank) at least this many times."),
+    SettingSpec("REGRESSION_MIN_CALLS", "regression_min_calls", "10", _parse_int(1, 10**9),
+                "Month over month: calls needed in both months before a statement can count "
+                "as regressed or improved."),
     SettingSpec("AWS_TIMEOUT_SECONDS", "aws_timeout_seconds", "10", _parse_float(0.5, 300),
                 "Connect and read timeout of each AWS API call."),
     SettingSpec("AWS_MAX_ATTEMPTS", "aws_max_attempts", "5", _parse_int(1, 20),
@@ -232,6 +238,8 @@ class Settings:
     scheduler_enabled: bool = True
     scheduler_lease_seconds: float = 30.0
     collection_max_runs: int = 2
+    regression_ratio: float = 1.5
+    regression_min_calls: int = 10
     aws_timeout_seconds: float = 10.0
     aws_max_attempts: int = 5
     ws_ping_seconds: float = 30.0

@@ -131,6 +131,34 @@ def plan_change(plans: Iterable[Mapping[str, Any]], month: tuple[str, str],
     return result
 
 
+def _plan_causes(key: tuple[str, str],
+                 plans: Mapping[tuple[str, str], Iterable[Mapping[str, Any]]],
+                 month: tuple[str, str], baseline: tuple[str, str]) -> dict[str, Any]:
+    """An instance's plan change; for a fleet row, changed if any instance's plan changed
+    (that instance is named), unchanged if every instance with plans kept its plan."""
+    if key[0] != FLEET:
+        return plan_change(plans.get(key, ()), month, baseline)
+    found: dict[str, Any] = {"plan_changed": None}
+    for (instance_id, query_id), instance_plans in sorted(plans.items()):
+        if query_id != key[1]:
+            continue
+        change = plan_change(instance_plans, month, baseline)
+        if change["plan_changed"]:
+            return {**change, "plan_instance_id": instance_id}
+        if change["plan_changed"] is False:
+            found = change
+    return found
+
+
+def plans_by_statement(plans: Iterable[Mapping[str, Any]]
+                       ) -> dict[tuple[str, str], list[Mapping[str, Any]]]:
+    """Stored plans grouped the way compare_months looks them up."""
+    grouped: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    for plan in plans:
+        grouped.setdefault((plan["instance_id"], plan["query_id"]), []).append(plan)
+    return grouped
+
+
 def compare_months(
     month: Iterable[Mapping[str, Any]],
     baseline: Iterable[Mapping[str, Any]],
@@ -171,7 +199,7 @@ def compare_months(
             "plan_changed": None,
         }
         if plans is not None and month_range and baseline_range:
-            causes.update(plan_change(plans.get(key, ()), month_range, baseline_range))
+            causes.update(_plan_causes(key, plans, month_range, baseline_range))
         item["causes"] = causes
         result[_category(before, now, rules)].append(item)
 

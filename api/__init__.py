@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from api import cloudwatch, digests, errors, health, instances, plans, realtime, ws
+from api import cloudwatch, compare, digests, errors, health, instances, plans, realtime, ws
 
 
 def init_app(server: Flask, ws_ping_seconds: float = 30,
@@ -19,6 +19,7 @@ def init_app(server: Flask, ws_ping_seconds: float = 30,
     errors.init_app(server)
     ws.init_app(server, ws_ping_seconds)
     server.register_blueprint(cloudwatch.blueprint)
+    server.register_blueprint(compare.blueprint)
     server.register_blueprint(digests.blueprint)
     server.register_blueprint(health.blueprint)
     server.register_blueprint(instances.blueprint)

@@ -96,6 +96,17 @@ class DigestRepository:
                                                 "rows": len(docs),
                                                 "built_at": utc_iso(datetime.now(UTC))})
 
+    def for_compare(self, period: str, instance_id: str | None = None) -> list[dict[str, Any]]:
+        """A period's digests with the figures a comparison needs: one instance's, or the
+        fleet rows when `instance_id` is None."""
+        fields = ("instance_id", "query_id", "fingerprint", "count", "query_time",
+                  "lock_time", "rows_examined", "instance_ids")
+        if instance_id is None:
+            return self._backend.find(FLEET, FindQuery(where={"period": period},
+                                                       fields=fields))
+        return self._backend.find(COLLECTION, FindQuery(
+            where={"instance_id": instance_id, "period": period}, fields=fields))
+
     def stored(self, instance_id: str, period: str) -> dict[str, Any] | None:
         """What one instance-period holds now: {digests, count, query_time, collected_at}."""
         doc = self._backend.get(TOTALS, f"{instance_id}|{period}")

@@ -53,3 +53,11 @@ class PlanRepository:
         for doc in docs:
             doc.pop("_id", None)
         return docs
+
+    def history(self, instance_id: str | None = None) -> list[dict[str, Any]]:
+        """Every plan's identity and sightings (no raw EXPLAIN texts), for "did the plan
+        change between two months"."""
+        where = {"instance_id": instance_id} if instance_id else {}
+        return self._backend.find(COLLECTION, FindQuery(where=where, fields=(
+            "instance_id", "query_id", "plan_hash", "plan_id", "first_seen", "last_seen",
+            "root")))

@@ -1,0 +1,53 @@
+"""Month over month for the API and the Compare page: reads both months from the store and
+hands them to analysis/compare.py (which is pure)."""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+from typing import Any
+
+from analysis.compare import CATEGORIES, CompareRules, compare_months, plans_by_statement
+from analysis.fleet import FLEET_INSTANCE
+from analysis.period import month_period
+from jobs.fleet import ensure_fleet
+from settings import Settings
+from store import Store
+
+
+def previous_month_key(month: str) -> str:
+    year, number = (int(part) for part in month.split("-"))
+    return f"{year - 1}-12" if number == 1 else f"{year}-{number - 1:02d}"
+
+
+def _range(month: str) -> tuple[str, str]:
+    """[start, end) of a month as ISO text that sorts with the stored timestamps."""
+    year, number = (int(part) for part in month.split("-"))
+    period = month_period(year, number)
+    end = date(year + (number == 12), number % 12 + 1, 1)
+    return f"{period.start.isoformat()}T00:00:00", f"{end.isoformat()}T00:00:00"
+
+
+def month_over_month(store: Store, settings: Settings, month: str,
+                     baseline: str | None = None,
+                     instance_id: str | None = None) -> dict[str, Any]:
+    """{"month", "baseline", "instance_id", "rules", "counts", "new", "gone", "regressed",
+    "improved", "changed", "seconds"}: no instance id compares the fleet rows."""
+    started = time.monotonic()
+    baseline = baseline or previous_month_key(month)
+    if instance_id is None:
+        for period in (month, baseline):
+            ensure_fleet(store, period)
+    now = store.digests.for_compare(month, instance_id)
+    before = store.digests.for_compare(baseline, instance_id)
+    plans = plans_by_statement(store.plans.history(instance_id))
+    rules = CompareRules(settings.regression_ratio, settings.regression_min_calls)
+    result = compare_months(now, before, rules=rules, plans=plans, month_range=_range(month),
+                            baseline_range=_range(baseline))
+    return {
+        "month": month, "baseline": baseline, "instance_id": instance_id or FLEET_INSTANCE,
+        "rules": {"ratio": rules.ratio, "min_calls": rules.min_calls},
+        "counts": {name: len(result[name]) for name in CATEGORIES},
+        **result,
+        "seconds": round(time.monotonic() - started, 3),
+    }
