@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dash
@@ -18,6 +19,7 @@ import api.dash_endpoints
 import auth.guard
 import auth.login
 import shell_callbacks  # noqa: F401 - registers the shell's callbacks
+from analysis.period import previous_month
 from auth.access import current_principal
 from auth.throttle import SignInThrottle
 from collectors.explain import explain_and_record
@@ -129,8 +131,10 @@ def start_demo_collection(app: dash.Dash) -> None:
     """Fill the demo's digests at once, so a newcomer sees every page with data."""
     services: Services = app.server.extensions[EXTENSION_KEY]
     services.inventory.refresh()
-    try:
-        run = services.collection.start({})
-        log.info("demo: collecting the previous month (run %s)", run["collection_id"])
-    except Exception as exc:  # a demo that cannot collect still serves its pages
-        log.warning("demo: collection not started: %s", exc)
+    latest = previous_month(datetime.now(UTC).date())
+    for period in (previous_month(latest.start), latest):  # two months, for Compare
+        try:
+            run = services.collection.start({"month": period.key})
+            log.info("demo: collecting %s (run %s)", period.key, run["collection_id"])
+        except Exception as exc:  # a demo that cannot collect still serves its pages
+            log.warning("demo: collection of %s not started: %s", period.key, exc)

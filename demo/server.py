@@ -1,9 +1,10 @@
 """`python app.py --demo`: the whole product with no AWS account.
 
-An in-process AWS emulator (moto's server) holds the tagged fleet of demo/fleet.py and a
-month of realistic slow-log events for every collection target (Aurora members in their
-cluster's log group), the app uses its own embedded database (`data/demo.db`), and every page
-is marked DEMO.
+An in-process AWS emulator (moto's server) holds the tagged fleet of demo/fleet.py and two
+months of realistic slow-log events for every collection target (Aurora members in their
+cluster's log group): instances differ, and the later month has a regression, a new and a
+vanished statement, for the Compare page. The app uses its own embedded database
+(`data/demo.db`), and every page is marked DEMO.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 from analysis.period import previous_month
 from demo.fleet import FLEET, REGION, put_log_events, seed_rds
-from demo.slowlog_generator import generate
+from demo.slowlog_generator import COUPON_LOOKUP, TEMPLATES, Workload, generate
 from settings import Settings
 
 EVENTS_PER_INSTANCE = 1500
@@ -54,6 +55,21 @@ def _log_group(instance_id: str, extra: dict) -> tuple[str, str]:
     return f"/aws/rds/instance/{instance_id}/slowquery", instance_id
 
 
+ORDERS_BY_DATE, PRODUCTS_IN, SLEEP = 0, 1, 9  # indexes into TEMPLATES
+
+
+def _latest_workload(instance_id: str, mix: dict[int, float]) -> Workload:
+    """The later month, so Compare has a story: on orders-prd-1 the orders query lost its
+    index (3.2x slower per call, 16x the rows examined); catalog-aurora-1's product query
+    got faster; a coupon lookup appears everywhere; SELECT SLEEP vanishes."""
+    slower: dict[int, tuple[float, float]] = {}
+    if instance_id == "orders-prd-1":
+        slower[ORDERS_BY_DATE] = (3.2, 16.0)
+    if instance_id == "catalog-aurora-1":
+        slower[PRODUCTS_IN] = (0.35, 0.5)
+    return Workload(weights={**mix, SLEEP: 0.0}, slower=slower, extra=(COUPON_LOOKUP,))
+
+
 def start_demo(settings: Settings, seed: int = 7) -> Settings:
     """Start the emulator, fill it, and return settings that point the app at it."""
     # moto accepts any credentials; boto3 only needs some to sign requests.
@@ -62,16 +78,23 @@ def start_demo(settings: Settings, seed: int = 7) -> Settings:
     endpoint = _start_emulator()
     seed_rds(endpoint, REGION)
 
-    period = previous_month(datetime.now(UTC).date())
-    start = datetime(period.start.year, period.start.month, period.start.day, tzinfo=UTC)
-    end = start + timedelta(days=(period.end - period.start).days + 1)
+    latest = previous_month(datetime.now(UTC).date())
+    before = previous_month(latest.start)
     rng = random.Random(seed)
     for instance_id, engine, extra, _tags, collect, _realtime in FLEET:
         if not collect or engine == "postgres":
             continue
         group, stream = _log_group(instance_id, extra)
-        events = [(int(when.timestamp() * 1000), text)
-                  for when, text in generate(rng, start, end, EVENTS_PER_INSTANCE)]
+        # instances differ: each has its own mix of the templates, the same in both months
+        mix = {n: rng.uniform(0.3, 1.8) for n in range(len(TEMPLATES))}
+        events = []
+        for period, workload in ((before, Workload(weights=mix)),
+                                 (latest, _latest_workload(instance_id, mix))):
+            start = datetime(period.start.year, period.start.month, period.start.day,
+                             tzinfo=UTC)
+            end = start + timedelta(days=(period.end - period.start).days + 1)
+            events += [(int(when.timestamp() * 1000), text) for when, text in
+                       generate(rng, start, end, EVENTS_PER_INSTANCE, workload)]
         put_log_events(endpoint, REGION, group, stream, events)
 
     database_url = settings.database_url

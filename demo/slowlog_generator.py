@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 KOREAN_NAMES = ("김민준", "이서연", "박지후", "최하윤", "정도윤", "홍길동")
@@ -74,12 +74,37 @@ TEMPLATES: tuple[Template, ...] = (
     Template("members", lambda r: (
         f"SELECT SLEEP({r.choice([2, 3, 5])})"), 3.0, 1, 0),
 )
+COUPON_LOOKUP = Template("shop", lambda r: (
+    f"SELECT * FROM coupons WHERE code = {_quote(f'WINTER-{r.randint(100, 999)}')}"
+    " AND expires_at > NOW()"), 0.8, 6, 120_000)
+
+
+@dataclass(frozen=True)
+class Workload:
+    """How one instance's month differs from the templates' defaults: weight factors per
+    template (0 drops it), slow-downs (time factor, rows-examined factor) and extra
+    templates. The demo uses it to make instances differ and one month differ from the
+    next (a statement regresses, one appears, one vanishes)."""
+
+    weights: Mapping[int, float] = field(default_factory=dict)
+    slower: Mapping[int, tuple[float, float]] = field(default_factory=dict)
+    extra: tuple[Template, ...] = ()
+
+
 USERS = (("app", "10.0.1.15"), ("app", "10.0.1.16"), ("batch", "10.0.2.40"),
          ("report", "10.0.3.7"))
 
 
-def _pick(rng: random.Random) -> Template:
-    return rng.choices(TEMPLATES, weights=[t.weight for t in TEMPLATES])[0]
+def _pick(rng: random.Random, workload: Workload | None = None) -> tuple[Template, float,
+                                                                         float]:
+    """A template, and its time and rows factors under `workload`."""
+    if workload is None:
+        return rng.choices(TEMPLATES, weights=[t.weight for t in TEMPLATES])[0], 1.0, 1.0
+    templates = (*TEMPLATES, *workload.extra)
+    weights = [t.weight * workload.weights.get(n, 1.0) for n, t in enumerate(templates)]
+    index = rng.choices(range(len(templates)), weights=weights)[0]
+    time_factor, rows_factor = workload.slower.get(index, (1.0, 1.0))
+    return templates[index], time_factor, rows_factor
 
 
 def format_entry(when: datetime, sql: str, query_time: float, *, db: str | None = None,
@@ -101,17 +126,17 @@ def format_entry(when: datetime, sql: str, query_time: float, *, db: str | None 
 
 
 def generate(rng: random.Random, start: datetime, end: datetime,
-             count: int) -> Iterator[tuple[datetime, str]]:
+             count: int, workload: Workload | None = None) -> Iterator[tuple[datetime, str]]:
     """`count` entries spread in time order over [start, end), each as (time, entry text)."""
     span = (end - start).total_seconds()
     step = span / max(count, 1)
     current_db: str | None = None
     for n in range(count):
         when = start + timedelta(seconds=n * step + rng.random() * step * 0.9)
-        template = _pick(rng)
+        template, time_factor, rows_factor = _pick(rng, workload)
         user, host = rng.choice(USERS)
-        query_time = template.median_seconds * math.exp(rng.gauss(0, 0.6))
-        examined = int(template.rows_examined * math.exp(rng.gauss(0, 0.3)))
+        query_time = template.median_seconds * time_factor * math.exp(rng.gauss(0, 0.6))
+        examined = int(template.rows_examined * rows_factor * math.exp(rng.gauss(0, 0.3)))
         db = template.db if template.db != current_db else None
         current_db = template.db
         yield when, format_entry(

@@ -1,0 +1,41 @@
+"""One way to write a duration for people: 410 ms, 2.85 s, 12 m 5 s, 3 h 48 m, 2 d 3 h.
+
+Pure, shared by pages, exports and reports, so the same number reads the same everywhere.
+Three significant figures below a minute; two units above it (the second is rounded down, so
+"3 h 48 m" never reads as more than it was).
+
+>>> [human_duration(s) for s in (0.00042, 0.41, 2.849, 59.99, 725, 13711.851, 183600)]
+['0.42 ms', '410 ms', '2.85 s', '60.0 s', '12 m 5 s', '3 h 48 m', '2 d 3 h']
+"""
+
+from __future__ import annotations
+
+__all__ = ["human_duration"]
+
+
+def _three_figures(value: float) -> str:
+    if value >= 100:
+        return f"{value:.0f}"
+    if value >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def human_duration(seconds: float | None) -> str:
+    """A duration in seconds, in the largest units that fit; "—" for None."""
+    if seconds is None:
+        return "—"
+    if seconds < 0:
+        return "-" + human_duration(-seconds)
+    if seconds == 0:
+        return "0 s"
+    if seconds < 1:
+        return f"{_three_figures(seconds * 1000)} ms"
+    if seconds < 60:
+        return f"{_three_figures(seconds)} s"
+    whole = int(seconds)
+    if whole < 3600:
+        return f"{whole // 60} m {whole % 60} s"
+    if whole < 86400:
+        return f"{whole // 3600} h {whole % 3600 // 60} m"
+    return f"{whole // 86400} d {whole % 86400 // 3600} h"
