@@ -51,7 +51,11 @@ def app(request: pytest.FixtureRequest, settings: Settings):
     if request.param == "mongodb":
         settings = replace(settings, database_url=request.getfixturevalue("mongo_url"))
     app = create_app(settings)
-    store = app.server.extensions["slowquery"].store
+    return app, fill_two_months(app.server.extensions["slowquery"].store)
+
+
+def fill_two_months(store) -> dict[str, str]:
+    """September and October on db1 and db2, db1's plan flipping; query ids by statement."""
     for instance_id in ("db1", "db2"):
         ids = _store_month(store, instance_id, SEP, [
             (SLOWER, 50, 0.2, 100), (STEADY, 40, 0.1, 1), (GONE, 12, 0.3, 10)])
@@ -62,7 +66,7 @@ def app(request: pytest.FixtureRequest, settings: Settings):
     plans.record(_plan("db1", ids[SLOWER], "ALL", None), "2026-10-12T00:00:00.000000Z")
     plans.record(_plan("db2", ids[SLOWER], "ref", "idx_created"), "2026-09-10T00:00:00.000000Z")
     plans.record(_plan("db2", ids[SLOWER], "ref", "idx_created"), "2026-10-10T00:00:00.000000Z")
-    return app, ids
+    return ids
 
 
 def test_one_instance_month_over_month(app) -> None:
