@@ -31,77 +31,120 @@ def _round6(value: float | None) -> float | None:
 
 def merge_fleet(digests: Iterable[Mapping[str, Any]], period: str) -> list[dict[str, Any]]:
     """Fleet rows for one period, ranked by total query time as pt ranks (rank 1 = most)."""
-    groups: dict[str, list[Mapping[str, Any]]] = {}
+    merger = FleetMerger(period)
     for digest in digests:
-        groups.setdefault(digest["query_id"], []).append(digest)
-    rows = [_merge_group(query_id, members, period) for query_id, members in groups.items()]
-    rows.sort(key=lambda r: (-r["query_time"]["sum"], r["query_id"]))
-    for rank, row in enumerate(rows, start=1):
-        row["rank"] = rank
-    return rows
+        merger.add(digest)
+    return merger.rows()
 
 
-def _merge_group(query_id: str, members: list[Mapping[str, Any]],
-                 period: str) -> dict[str, Any]:
-    count = sum(m.get("count") or 0 for m in members)
-    n = count or 1
-    qt = [m.get("query_time") or {} for m in members]
-    lt = [m.get("lock_time") or {} for m in members]
-    qt_sum = sum(q.get("sum") or 0.0 for q in qt)
-    lt_sum = sum(q.get("sum") or 0.0 for q in lt)
-    percentiles: dict[str, float | None] = {"p50": None, "p95": None, "p99": None}
-    if all(m.get("sketch") for m in members):
-        sketch = sketch_from_dict(members[0]["sketch"])
-        for member in members[1:]:
-            sketch.merge(sketch_from_dict(member["sketch"]))
-        percentiles = {"p50": _round6(sketch.quantile(0.50)),
-                       "p95": _round6(sketch.quantile(0.95)),
-                       "p99": _round6(sketch.quantile(0.99))}
-    rows_examined = sum((m.get("rows_examined") or {}).get("sum") or 0 for m in members)
-    rows_sent = sum((m.get("rows_sent") or {}).get("sum") or 0 for m in members)
-    users, hosts, databases = Counter(), Counter(), Counter()
-    for member in members:
-        _add_counts(users, member.get("users"))
-        _add_counts(hosts, member.get("hosts"))
-        _add_counts(databases, member.get("databases"))
-    examples = sorted((e for m in members for e in (m.get("examples") or [])),
-                      key=lambda e: -(e.get("query_time") or 0))[:EXAMPLES_PER_ROW]
-    instance_ids = sorted({m["instance_id"] for m in members})
-    seen = [m.get("first_seen") for m in members if m.get("first_seen")]
-    last = [m.get("last_seen") for m in members if m.get("last_seen")]
-    return {
-        "query_id": query_id,
-        "instance_id": FLEET_INSTANCE,
-        "period": period,
-        "instance_ids": instance_ids,
-        "instance_count": len(instance_ids),
-        "fingerprint": members[0].get("fingerprint"),
-        "count": count,
-        "query_time": {
-            "sum": _round6(qt_sum), "avg": _round6(qt_sum / n),
-            "min": _round6(min((q.get("min") for q in qt if q.get("min") is not None),
-                               default=0.0)),
-            "max": _round6(max((q.get("max") or 0.0 for q in qt), default=0.0)),
-            **percentiles,
-        },
-        "lock_time": {
-            "sum": _round6(lt_sum), "avg": _round6(lt_sum / n),
-            "max": _round6(max((q.get("max") or 0.0 for q in lt), default=0.0)),
-        },
-        "rows_examined": {"sum": rows_examined, "avg": round(rows_examined / n, 6),
-                          "max": max((m.get("rows_examined") or {}).get("max") or 0
-                                     for m in members)},
-        "rows_sent": {"sum": rows_sent, "avg": round(rows_sent / n, 6),
-                      "max": max((m.get("rows_sent") or {}).get("max") or 0 for m in members)},
-        "first_seen": min(seen) if seen else None,
-        "last_seen": max(last) if last else None,
-        "users": dict(users.most_common(TOP_NAMES)),
-        "hosts": dict(hosts.most_common(TOP_NAMES)),
-        "databases": dict(databases.most_common(TOP_NAMES)),
-        "examples": examples,
-        "per_instance": sorted(
-            ({"instance_id": m["instance_id"], "count": m.get("count") or 0,
-              "query_time": (m.get("query_time") or {}).get("sum") or 0.0,
-              "p95": (m.get("query_time") or {}).get("p95"), "rank": m.get("rank")}
-             for m in members), key=lambda r: -r["query_time"]),
-    }
+class _Group:
+    """One statement's running totals; member documents are folded in and let go, so
+    100,000 digests need the memory of their statements, not of the documents."""
+
+    __slots__ = ("query_id", "fingerprint", "count", "qt_sum", "qt_min", "qt_max", "lt_sum",
+                 "lt_max", "re_sum", "re_max", "rs_sum", "rs_max", "sketch", "sketched",
+                 "users", "hosts", "databases", "examples", "first", "last", "parts")
+
+    def __init__(self, query_id: str, fingerprint: str | None) -> None:
+        self.query_id, self.fingerprint = query_id, fingerprint
+        self.count = self.re_sum = self.re_max = self.rs_sum = self.rs_max = 0
+        self.qt_sum = self.qt_max = self.lt_sum = self.lt_max = 0.0
+        self.qt_min: float | None = None
+        self.sketch: Any = None
+        self.sketched = True
+        self.users, self.hosts, self.databases = Counter(), Counter(), Counter()
+        self.examples: list[Mapping[str, Any]] = []
+        self.first: str | None = None
+        self.last: str | None = None
+        self.parts: list[dict[str, Any]] = []
+
+    def add(self, m: Mapping[str, Any]) -> None:
+        qt, lt = m.get("query_time") or {}, m.get("lock_time") or {}
+        rows_examined, rows_sent = m.get("rows_examined") or {}, m.get("rows_sent") or {}
+        self.count += m.get("count") or 0
+        self.qt_sum += qt.get("sum") or 0.0
+        if qt.get("min") is not None:
+            self.qt_min = qt["min"] if self.qt_min is None else min(self.qt_min, qt["min"])
+        self.qt_max = max(self.qt_max, qt.get("max") or 0.0)
+        self.lt_sum += lt.get("sum") or 0.0
+        self.lt_max = max(self.lt_max, lt.get("max") or 0.0)
+        self.re_sum += rows_examined.get("sum") or 0
+        self.re_max = max(self.re_max, rows_examined.get("max") or 0)
+        self.rs_sum += rows_sent.get("sum") or 0
+        self.rs_max = max(self.rs_max, rows_sent.get("max") or 0)
+        if m.get("sketch") and self.sketched:
+            sketch = sketch_from_dict(m["sketch"])
+            if self.sketch is None:
+                self.sketch = sketch
+            else:
+                self.sketch.merge(sketch)
+        else:
+            self.sketched, self.sketch = False, None
+        _add_counts(self.users, m.get("users"))
+        _add_counts(self.hosts, m.get("hosts"))
+        _add_counts(self.databases, m.get("databases"))
+        self.examples = sorted([*self.examples, *(m.get("examples") or [])],
+                               key=lambda e: -(e.get("query_time") or 0))[:EXAMPLES_PER_ROW]
+        if m.get("first_seen") and (self.first is None or m["first_seen"] < self.first):
+            self.first = m["first_seen"]
+        if m.get("last_seen") and (self.last is None or m["last_seen"] > self.last):
+            self.last = m["last_seen"]
+        self.parts.append({"instance_id": m["instance_id"], "count": m.get("count") or 0,
+                           "query_time": qt.get("sum") or 0.0, "p95": qt.get("p95"),
+                           "rank": m.get("rank")})
+
+    def row(self, period: str) -> dict[str, Any]:
+        n = self.count or 1
+        percentiles: dict[str, float | None] = {"p50": None, "p95": None, "p99": None}
+        if self.sketched and self.sketch is not None:
+            percentiles = {"p50": _round6(self.sketch.quantile(0.50)),
+                           "p95": _round6(self.sketch.quantile(0.95)),
+                           "p99": _round6(self.sketch.quantile(0.99))}
+        instance_ids = sorted({p["instance_id"] for p in self.parts})
+        return {
+            "query_id": self.query_id,
+            "instance_id": FLEET_INSTANCE,
+            "period": period,
+            "instance_ids": instance_ids,
+            "instance_count": len(instance_ids),
+            "fingerprint": self.fingerprint,
+            "count": self.count,
+            "query_time": {"sum": _round6(self.qt_sum), "avg": _round6(self.qt_sum / n),
+                           "min": _round6(self.qt_min or 0.0), "max": _round6(self.qt_max),
+                           **percentiles},
+            "lock_time": {"sum": _round6(self.lt_sum), "avg": _round6(self.lt_sum / n),
+                          "max": _round6(self.lt_max)},
+            "rows_examined": {"sum": self.re_sum, "avg": round(self.re_sum / n, 6),
+                              "max": self.re_max},
+            "rows_sent": {"sum": self.rs_sum, "avg": round(self.rs_sum / n, 6),
+                          "max": self.rs_max},
+            "first_seen": self.first,
+            "last_seen": self.last,
+            "users": dict(self.users.most_common(TOP_NAMES)),
+            "hosts": dict(self.hosts.most_common(TOP_NAMES)),
+            "databases": dict(self.databases.most_common(TOP_NAMES)),
+            "examples": self.examples,
+            "per_instance": sorted(self.parts, key=lambda r: -r["query_time"]),
+        }
+
+
+class FleetMerger:
+    """Fold a period's per-instance digests, in any order and in batches, into fleet rows."""
+
+    def __init__(self, period: str) -> None:
+        self.period = period
+        self._groups: dict[str, _Group] = {}
+
+    def add(self, digest: Mapping[str, Any]) -> None:
+        group = self._groups.get(digest["query_id"])
+        if group is None:
+            group = self._groups[digest["query_id"]] = _Group(digest["query_id"],
+                                                              digest.get("fingerprint"))
+        group.add(digest)
+
+    def rows(self) -> list[dict[str, Any]]:
+        rows = [group.row(self.period) for group in self._groups.values()]
+        rows.sort(key=lambda r: (-r["query_time"]["sum"], r["query_id"]))
+        for rank, row in enumerate(rows, start=1):
+            row["rank"] = rank
+        return rows

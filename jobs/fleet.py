@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 import time
 
-from analysis.fleet import merge_fleet
+from analysis.fleet import FleetMerger
 from store import Store
+from store.backend import no_gc_pauses
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +25,12 @@ def ensure_fleet(store: Store, period: str, force: bool = False) -> int | None:
     if not force and digests.fleet_built_from(period) == source:
         return None
     started = time.monotonic()
-    rows = merge_fleet(digests.for_fleet(period), period)
+    merger = FleetMerger(period)
+    for batch in digests.for_fleet(period):
+        with no_gc_pauses():
+            for digest in batch:
+                merger.add(digest)
+    rows = merger.rows()
     digests.replace_fleet(period, rows, source)
     log.info("fleet view of %s: %d statements rebuilt in %.2f s", period, len(rows),
              time.monotonic() - started)

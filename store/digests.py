@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +19,7 @@ from store.flags import utc_iso
 COLLECTION = "digests"
 TOTALS = "digest_totals"
 FLEET = "fleet_digests"  # one row per query id across instances, per period
+HOURLY = "digest_hourly"  # a digest's per-hour series, by the digest's id
 FLEET_STATE = "fleet_state"  # per period: the source its fleet rows were built from
 # what merging into fleet rows reads: not the per-hour series (~40 kB a digest)
 FLEET_FIELDS = ("instance_id", "query_id", "fingerprint", "count", "query_time", "lock_time",
@@ -33,6 +35,7 @@ INDEXES = (
     IndexSpec(COLLECTION, ("instance_id", "period", "count")),
     IndexSpec(COLLECTION, ("period", "query_time.sum")),
     IndexSpec(TOTALS, ("period",)),
+    IndexSpec(HOURLY, ("instance_id", "period")),
     IndexSpec(FLEET, ("period", "query_time.sum")),
     IndexSpec(FLEET, ("period", "count")),
 )
@@ -52,14 +55,20 @@ class DigestRepository:
     def replace_period(self, instance_id: str, period: str, digests: list[dict[str, Any]]) -> None:
         """Store one instance's digests for a period, ranked by total time as pt does."""
         ranked = sorted(digests, key=lambda d: (-d["query_time"]["sum"], d["query_id"]))
-        docs = [
-            {**d, "_id": digest_id(instance_id, period, d["query_id"]),
-             "instance_id": instance_id, "period": period, "rank": rank}
-            for rank, d in enumerate(ranked, start=1)
-        ]
-        self._backend.replace_set(
-            COLLECTION, {"instance_id": instance_id, "period": period}, docs
-        )
+        docs, hourly = [], []
+        for rank, digest in enumerate(ranked, start=1):
+            key = digest_id(instance_id, period, digest["query_id"])
+            doc = {k: v for k, v in digest.items() if k != "hourly"}
+            docs.append({**doc, "_id": key, "instance_id": instance_id, "period": period,
+                         "rank": rank})
+            if digest.get("hourly"):
+                hourly.append({"_id": key, "instance_id": instance_id, "period": period,
+                               "hourly": digest["hourly"]})
+        where = {"instance_id": instance_id, "period": period}
+        # The per-hour series (up to 744 hours, ~40 kB) lives apart: only a digest's detail
+        # shows it, and lists, the fleet view and comparisons read lean documents.
+        self._backend.replace_set(HOURLY, where, hourly)
+        self._backend.replace_set(COLLECTION, where, docs)
         # Totals are kept beside the set, so "% of all time" needs no scan of 100k digests.
         self._backend.put(TOTALS, f"{instance_id}|{period}", {
             "instance_id": instance_id, "period": period, "digests": len(docs),
@@ -69,10 +78,12 @@ class DigestRepository:
             "version": uuid.uuid4().hex,  # what the period's fleet rows were built from
         })
 
-    def for_fleet(self, period: str) -> list[dict[str, Any]]:
-        """Every instance's digests of a period, with what a fleet row needs (no hourly)."""
-        return self._backend.find(COLLECTION, FindQuery(where={"period": period},
-                                                        fields=FLEET_FIELDS))
+    def for_fleet(self, period: str) -> Iterator[list[dict[str, Any]]]:
+        """Every instance's digests of a period, one instance at a time (an indexed read
+        each), with what a fleet row needs."""
+        for instance_id in self.instances(period):
+            yield self._backend.find(COLLECTION, FindQuery(
+                where={"instance_id": instance_id, "period": period}, fields=FLEET_FIELDS))
 
     def fleet_source(self, period: str) -> str:
         """Which instance sets the period holds now (changes with every replace_period): fleet
@@ -180,7 +191,13 @@ class DigestRepository:
         return doc
 
     def get(self, instance_id: str, period: str, query_id: str) -> dict[str, Any] | None:
-        doc = self._backend.get(COLLECTION, digest_id(instance_id, period, query_id))
-        if doc is not None:
-            doc.pop("_id", None)
+        """One digest whole, its per-hour series included."""
+        key = digest_id(instance_id, period, query_id)
+        doc = self._backend.get(COLLECTION, key)
+        if doc is None:
+            return None
+        doc.pop("_id", None)
+        if "hourly" not in doc:  # stored apart (digests stored before kept it inline)
+            hourly = self._backend.get(HOURLY, key)
+            doc["hourly"] = hourly["hourly"] if hourly else {}
         return doc

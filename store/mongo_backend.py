@@ -19,7 +19,15 @@ from pymongo.errors import DuplicateKeyError as MongoDuplicateKeyError
 from pymongo.errors import PyMongoError
 
 from analysis.safe_text import redact_urls
-from store.backend import DuplicateKeyError, FindQuery, IndexSpec, StoreError, Where, check_where
+from store.backend import (
+    DuplicateKeyError,
+    FindQuery,
+    IndexSpec,
+    StoreError,
+    Where,
+    check_where,
+    no_gc_pauses,
+)
 
 DELETE_BATCH = 5000  # ids per delete, keeping each command far below the 16 MB limit
 
@@ -112,7 +120,8 @@ class MongoBackend:
             cursor = cursor.skip(query.skip)
         if query.limit:
             cursor = cursor.limit(query.limit)
-        return self._call(list, cursor)
+        with no_gc_pauses():  # BSON decoding makes as many containers as JSON does
+            return self._call(list, cursor)
 
     def count(self, collection: str, where: Where) -> int:
         return self._call(self._coll(collection).count_documents, _mongo_filter(where))
