@@ -1,8 +1,9 @@
 """The findings list shown beside the plan views: what is wrong, in plain words, worst first.
 
-A DBA reads this before the diagram, so each finding names the operation it is about (the
-same words the diagram's box shows) and carries its severity as a coloured badge. Pure:
-findings (analysis.findings' dicts) and the plan's ``root`` dict in, components out.
+A DBA reads this before the diagram: each finding has a severity badge, a title that names
+the table ("Join to `oi` without an index") and a detail that says why and what to do. The
+operation a finding is about is marked in the diagram; its internal node id is never shown.
+Pure: findings (analysis.findings' dicts) in, components out.
 """
 
 from __future__ import annotations
@@ -13,41 +14,44 @@ from typing import Any
 import dash_bootstrap_components as dbc
 from dash import html
 
-from components.plan_visual import find_plan_node
-
 SEVERITY_BADGES = {"high": ("High", "danger"), "medium": ("Medium", "warning"),
                    "low": ("Low", "secondary")}
 _ORDER = {"high": 0, "medium": 1, "low": 2}
 
 
-def operation_label(node: Mapping[str, Any] | None) -> str:
-    """"Table scan on `orders`" / "Nested loop": how a finding points at its operation."""
-    if node is None:
-        return ""
-    operation = str(node.get("operation") or "")
-    return f"{operation} on `{node['table']}`" if node.get("table") else operation
+def _texts(finding: Mapping[str, Any]) -> tuple[str, str]:
+    """(title, detail); a finding stored before titles existed has only its message."""
+    title = str(finding.get("title") or "")
+    if title:
+        return title, str(finding.get("detail") or "")
+    return str(finding.get("message") or ""), ""
 
 
-def create_finding_item(finding: Mapping[str, Any], node: Mapping[str, Any] | None = None,
-                        ) -> html.Div:
-    """One finding: severity badge, the plain message and (optionally) its operation."""
+def create_finding_item(finding: Mapping[str, Any],
+                        node: Mapping[str, Any] | None = None) -> html.Div:
+    """One finding: severity badge, title and detail. (``node`` is accepted for callers that
+    pass the operation; the diagram marks it, so it is not repeated here.)"""
+    del node
     text, color = SEVERITY_BADGES.get(str(finding.get("severity")),
                                       (str(finding.get("severity") or "?"), "secondary"))
+    title, detail = _texts(finding)
     parts: list[Any] = [
-        dbc.Badge(text, color=color, className="me-2 plan-finding-severity",
-                  text_color="dark" if color == "warning" else None),
-        html.Span(str(finding.get("message") or ""), className="plan-finding-message"),
+        html.Div([
+            dbc.Badge(text, color=color, className="me-2 plan-finding-severity",
+                      text_color="dark" if color == "warning" else None),
+            html.Span(title, className="fw-semibold plan-finding-title"),
+        ]),
     ]
-    if node is not None:
-        parts.append(html.Div(f"{operation_label(node)} · {finding.get('node_id')}",
-                              className="text-muted small mt-1"))
+    if detail:
+        parts.append(html.Div(detail, className="mt-1 plan-finding-detail"))
     return html.Div(parts, className="plan-finding border-bottom py-2 small",
                     title=str(finding.get("code") or ""))
 
 
 def create_findings_panel(findings: list[Mapping[str, Any]] | None,
                           root: Mapping[str, Any] | None) -> html.Div:
-    """The whole panel: a summary line and every finding, high severity first."""
+    """The whole panel: a summary line and every finding, most severe first (the order
+    analysis.findings gives within a severity is kept: the costliest first)."""
     findings = sorted(findings or [], key=lambda f: _ORDER.get(str(f.get("severity")), 9))
     if root is None:
         return html.Div()
@@ -62,6 +66,5 @@ def create_findings_panel(findings: list[Mapping[str, Any]] | None,
         html.H5(["Findings ", dbc.Badge(str(len(findings)), color="dark", pill=True)],
                 className="mb-1"),
         html.Div(summary, className="text-muted small mb-1"),
-        html.Div([create_finding_item(f, find_plan_node(root, str(f.get("node_id"))))
-                  for f in findings]),
+        html.Div([create_finding_item(f) for f in findings]),
     ])

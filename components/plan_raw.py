@@ -2,9 +2,9 @@
 
 The diagrams are our reading of a plan; the raw text is the evidence a DBA pastes into a
 ticket or compares with the manual, so each view has a copy button. A server that cannot
-produce a format (MariaDB and MySQL before 8.0.16 have no TREE) left its error in the stored
-plan, and that error is shown instead of an empty box. Pure: a plan's ``formats`` entry in,
-components out.
+produce a format (MariaDB and MySQL before 8.0.16 have no TREE) left its answer in the stored
+plan; that is expected, so it is one quiet line, not a warning. A format that failed (a
+timeout, an error) is a warning. Pure: a plan's ``formats`` entry in, components out.
 """
 
 from __future__ import annotations
@@ -48,12 +48,12 @@ def create_raw_view(fmt: str, entry: Mapping[str, Any] | None) -> html.Div:
             html.Pre(shown, style=PRE_STYLE, className="font-monospace plan-raw-text"),
         ], className="mb-3")
     error = entry.get("error")
+    if error and entry.get("supported") is False:
+        # Expected, not a failure (MariaDB has no TREE): one quiet line, the answer on hover.
+        return html.Div(f"{title} is not available on this server ({error}).",
+                        className="text-muted small mb-3 plan-raw-unsupported")
     if error:
-        if entry.get("supported") is False:
-            lead = f"This server cannot produce {title}; it answered:"
-        else:
-            lead = f"{title} failed:"
-        body: list[Any] = [html.Div(lead, className="mb-1"),
+        body: list[Any] = [html.Div(f"{title} failed:", className="mb-1"),
                            html.Code(str(error), className="text-body")]
         color = "warning"
     else:

@@ -406,6 +406,11 @@ def _visible(plan: Mapping[str, Any] | None,
     root, findings = plan.get("root"), list(plan.get("findings") or [])
     if _masked(plan, show_literals):
         return mask_plan_and_findings(root, findings)
+    if root:  # worded by today's rules, also for a plan stored by an older version
+        try:
+            return root, [f.to_dict() for f in find_problems(PlanNode.from_dict(root))]
+        except PlanParseError:
+            return root, findings
     return root, findings
 
 

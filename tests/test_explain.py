@@ -126,7 +126,10 @@ def test_full_scan_comes_with_a_finding(lab: Lab) -> None:
     result = explain(lab.monitor, "SELECT * FROM orders WHERE total > 10", "shop")
     codes = {f["code"] for f in result.findings}
     assert "full_table_scan" in codes
-    assert all(set(f) == {"node_id", "severity", "code", "message"} for f in result.findings)
+    assert all(set(f) == {"node_id", "severity", "code", "table", "title", "detail", "message"}
+               for f in result.findings)
+    scan = next(f for f in result.findings if f["code"] == "full_table_scan")
+    assert scan["table"] == "orders" and scan["title"] == "Full table scan on `orders`"
 
 
 def test_same_shape_different_literals_gives_the_same_plan_hash(lab: Lab) -> None:

@@ -68,7 +68,12 @@ def test_parse_tree_text(client: FlaskClient) -> None:
     assert body["costliest_path"] == costliest_path(root)
     assert body["root"]["operation"].startswith("Sort")
     assert {"join_buffer", "filesort"} <= {f["code"] for f in body["findings"]}
-    assert all(set(f) == {"node_id", "severity", "code", "message"} for f in body["findings"])
+    assert all(set(f) == {"node_id", "severity", "code", "table", "title", "detail", "message"}
+               for f in body["findings"])
+    join = next(f for f in body["findings"] if f["code"] == "join_buffer")
+    assert join["table"] == "t1" and "(t2.col1 = t1.col1)" in join["detail"]
+    sort = next(f for f in body["findings"] if f["code"] == "filesort")
+    assert "<temporary>" not in sort["message"] and "col1" in sort["detail"]
 
 
 def test_parse_mariadb_json_text(client: FlaskClient) -> None:

@@ -23,7 +23,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from analysis.errors import AnalysisError, PlanParseError
-from analysis.findings import CODES, SEVERITIES, Finding, find_problems
+from analysis.findings import (
+    CODES,
+    SEVERITIES,
+    Finding,
+    PlanFacts,
+    find_problems,
+    low_filtered,
+)
 from analysis.plan import (
     FLAGS,
     PlanNode,
@@ -774,7 +781,7 @@ def test_to_dict_shape_and_round_trip():
         PlanNode.from_dict({"operation": "x"})
 
 
-# ---- findings ----------------------------------------------------------------------------------
+# ---- findings (more in test_findings_real_plans.py) --------------------------------------------
 def codes(findings: list[Finding]) -> set[tuple[str, str]]:
     return {(f.node_id, f.code) for f in findings}
 
@@ -792,20 +799,21 @@ def test_dependent_subquery_finding(name, node_id):
     findings = find_problems(load(name))
     hit = [f for f in findings if f.code == "dependent_subquery" and f.node_id == node_id]
     assert len(hit) == 1 and hit[0].severity == "high"
-    assert "runs again for every row of the outer query" in hit[0].message
+    assert hit[0].title.startswith("Subquery ") and "runs again for every row of" in hit[0].title
+    assert "runs it once" in hit[0].detail
     assert findings[0].severity == "high"
 
 
 def test_filesort_and_temporary_findings():
     mysql = find_problems(load("json_group_order_nested_loop.txt"))
-    assert {("n0.0", "filesort"), ("n0.0", "temporary_table"),
-            ("n0.0.0", "filesort")} <= codes(mysql)
+    # the ORDER BY and the GROUP BY sort of the same joined rows are one finding
     sort = next(f for f in mysql if f.code == "filesort")
-    assert sort.severity == "medium" and "for ORDER BY" in sort.message
+    assert sort.severity == "medium" and sort.title == "Filesort for ORDER BY and GROUP BY"
+    assert ("n0.0", "temporary_table") in codes(mysql)
 
     maria = find_problems(load("group_by_temporary_filesort.json"))
     assert {("n0.0", "filesort"), ("n0.0.0", "temporary_table")} <= codes(maria)
-    assert "by count(0) desc" in next(f for f in maria if f.code == "filesort").message
+    assert "by count(*) desc" in next(f for f in maria if f.code == "filesort").detail
 
     order = find_problems(load("order_by_filesort.json"))
     assert ("n0.0", "filesort") in codes(order)
@@ -818,39 +826,45 @@ def test_filesort_and_temporary_findings():
 def test_full_scan_findings_depend_on_size():
     small = find_problems(load("full_scan.json"))  # 900 rows < default 1000
     scan = next(f for f in small if f.code == "full_table_scan")
-    assert (scan.node_id, scan.severity) == ("n0.0", "low")
+    assert (scan.node_id, scan.severity, scan.table) == ("n0.0", "low", "order_items")
+    assert "Cheap while the table is this small" in scan.detail
     big = find_problems(load("full_scan.json"), full_scan_rows=500)
     scan = next(f for f in big if f.code == "full_table_scan")
-    assert scan.severity == "high" and big[0] == scan
-    assert scan.message == ("Full table scan on `order_items` reads about 900 rows per "
-                            "execution; no index is used.")
-    no_index = next(f for f in big if f.code == "no_usable_index")
-    assert no_index.severity == "medium" and "order_items.qty > 3" in no_index.message
-    # a possible key that was not chosen is named, and that is not "no usable index"
+    assert scan.severity == "high" and big == [scan]  # no second finding on the same table
+    assert scan.title == "Full table scan on `order_items`"
+    assert scan.detail == (
+        "It reads every row of `order_items` (about 900 rows). No index is used for its "
+        "condition on `qty` (order_items.qty > 3); an index on `order_items` (`qty`) lets "
+        "the server read only the matching rows.")
+    # a possible key that was not chosen is named
     lateral = find_problems(load("derived_lateral.json"), full_scan_rows=100)
     c_scan = next(f for f in lateral if f.code == "full_table_scan")
-    assert "`PRIMARY` could apply" in c_scan.message
-    assert ("n0.0.0", "no_usable_index") not in codes(lateral)
+    assert "`PRIMARY` could be used" in c_scan.detail
 
 
 def test_join_buffer_findings():
     maria = find_problems(load("join_without_index.json"), full_scan_rows=500)
     hit = next(f for f in maria if f.code == "join_buffer")
-    assert (hit.node_id, hit.severity) == ("n0.0.1", "high")
-    assert "`oi`" in hit.message and "BNL" in hit.message
+    assert (hit.node_id, hit.severity, hit.table) == ("n0.0.1", "high", "oi")
+    assert "`oi`" in hit.title and "BNL" in hit.detail
+    assert ("n0.0.1", "full_table_scan") not in codes(maria)  # the join says it
     derived = find_problems(load("json_derived_hash_join.txt"))
     hit = next(f for f in derived if f.code == "join_buffer")
-    assert hit.severity == "medium" and "hash join" in hit.message and "`a1`" in hit.message
+    assert hit.severity == "medium" and "hash join" in hit.detail and "`a1`" in hit.title
     tree = find_problems(load("tree_hash_join_three_tables.txt"))
-    assert {("n0", "join_buffer"), ("n0.1.0.0", "join_buffer")} <= codes(tree)
+    assert [(f.node_id, f.table) for f in tree if f.code == "join_buffer"] == [("n0", "t1")]
 
 
 def test_low_filtered_finding():
-    findings = find_problems(load("low_filtered.json"), full_scan_rows=500)
-    hit = next(f for f in findings if f.code == "low_filtered")
+    plan = load("low_filtered.json")
+    # the rule on its own, and in find_problems, where the full scan of the table says it
+    [hit] = low_filtered(PlanFacts(plan, 500))
     assert hit.node_id == "n0.0" and hit.severity == "medium"
-    assert hit.message.startswith("Only about 0.6% of the 600 rows read from `orders`")
-    assert not [f for f in find_problems(load("low_filtered.json")) if f.code == "low_filtered"]
+    assert hit.detail.startswith("Only about 0.6% of the about 600 rows read from `orders`")
+    findings = find_problems(plan, full_scan_rows=500)
+    assert [f.code for f in findings] == ["full_table_scan"]
+    assert "only about 0.6% of them match" in findings[0].detail
+    assert not low_filtered(PlanFacts(plan, 1000))
 
 
 @pytest.mark.parametrize("name", ["ref_lookup.json", "range.json", "eq_ref_join.json",
@@ -863,7 +877,7 @@ def test_internal_tables_are_not_scans():
     for name in ("derived_table.json", "tree_distinct_index_lookup.txt",
                  "tree_union_cost_ranges.txt", "json_derived_hash_join.txt"):
         for f in find_problems(load(name), full_scan_rows=1):
-            if f.code in ("full_table_scan", "no_usable_index"):
+            if f.code in ("full_table_scan", "full_index_scan"):
                 assert not node(load(name), f.node_id).extra.get("internal"), (name, f)
 
 
