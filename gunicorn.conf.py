@@ -14,6 +14,7 @@ import sys
 from gunicorn.glogging import Logger
 
 worker_class = "gthread"  # flask-sock (the WebSocket progress stream) needs threads
+threads = 64  # each open WebSocket holds one, and one worker may get most (see bench/load.py)
 
 # The app's loggers: "slowquery" (app, webapp, sign-in) and the module loggers of these packages.
 APP_LOGGERS = ("slowquery", "jobs", "collectors", "api", "auth", "store")

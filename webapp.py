@@ -16,6 +16,7 @@ from dash import html
 
 import api
 import api.dash_endpoints
+import api.run_watch
 import auth.guard
 import auth.login
 import shell_callbacks  # noqa: F401 - registers the shell's callbacks
@@ -79,6 +80,7 @@ def shutdown_services(services: Services) -> None:
         services.scheduler.shutdown()
     services.collection.stop_sweeper()  # its runs, if any, are swept by the next process
     services.realtime.shutdown()
+    api.run_watch.shutdown(services.store.runs)  # its WebSockets close with 1001
     services.store.close()
 
 

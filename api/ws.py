@@ -2,8 +2,10 @@
 
 It reads the run document from the store (not process memory), so a client reaches the run
 from any gunicorn worker, and a late or reconnecting client first gets the current status
-and the recent log lines. Text `ping` gets `pong`; the server also sends protocol pings every
-`WS_PING_SECONDS`. After the final `completed` or `error` status the socket is closed.
+and the recent log lines. The sockets of one process following the same run share one read
+per tick (`api/run_watch.py`) and wake when the document changes. Text `ping` gets `pong`
+(within POLL_SECONDS); the server also sends protocol pings every `WS_PING_SECONDS`. After
+the final `completed` or `error` status the socket is closed.
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ from flask import Flask, request
 from flask_sock import ConnectionClosed, Sock
 
 from analysis.safe_text import excerpt
+from api import run_watch
 from jobs.collection import FINAL_STATUSES, status_details
 from services import current_services
 
 sock = Sock()
-POLL_SECONDS = 0.3
+POLL_SECONDS = 0.3  # how soon a text ping is answered (run changes wake a socket at once)
+FIRST_READ_SECONDS = 10  # a store that does not answer by then: close with 1011, retry later
 
 
 def status_message(status: str, details: dict[str, Any]) -> str:
@@ -67,14 +71,24 @@ def _answer(ws: Any, text: str | bytes | None) -> None:
 
 @sock.route("/ws/collection/<collection_id>")
 def collection_progress(ws: Any, collection_id: str) -> None:
-    runs = current_services().store.runs
-    run = runs.get(collection_id)
-    if run is None:
-        ws.send(status_message("error", {"error": f"unknown collection_id "
-                                                  f"{excerpt(collection_id, quote=False)}",
-                                         "message": "no such collection run"}))
-        _close(ws, 1008, "unknown collection_id")
-        return
+    watcher = run_watch.watcher_for(current_services().store.runs)
+    with watcher.follow(collection_id) as follow:
+        if not follow.wait_loaded(FIRST_READ_SECONDS):
+            reason = "server shutting down" if follow.stopped else "store unavailable"
+            _close(ws, 1001 if follow.stopped else 1011, reason)
+            return
+        run = follow.latest()
+        if run is None:
+            ws.send(status_message("error", {"error": f"unknown collection_id "
+                                                      f"{excerpt(collection_id, quote=False)}",
+                                             "message": "no such collection run"}))
+            _close(ws, 1008, "unknown collection_id")
+            return
+        _follow(ws, follow, run)
+
+
+def _follow(ws: Any, follow: run_watch.Follow, run: dict[str, Any]) -> None:
+    """Send new log lines and status changes until the run ends; answer pings meanwhile."""
     sent_state: tuple | None = None
     last_seq = 0
     try:
@@ -91,8 +105,14 @@ def collection_progress(ws: Any, collection_id: str) -> None:
             if run["status"] in FINAL_STATUSES:
                 _close(ws, 1000, f"run {run['status']}")
                 return
-            _answer(ws, ws.receive(timeout=POLL_SECONDS))
-            run = runs.get(collection_id) or run
+            # the watcher wakes us when the run changes; pings are answered within a tick
+            while (text := ws.receive(timeout=0)) is not None:
+                _answer(ws, text)
+            if follow.wait(POLL_SECONDS):
+                if follow.stopped:
+                    _close(ws, 1001, "server shutting down")
+                    return
+                run = follow.latest() or run
     except ConnectionClosed:
         return
 
