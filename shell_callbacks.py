@@ -1,26 +1,23 @@
 """Callbacks of the frame around the pages (not of one page): they read the store through
-the services, which components/ (pure builders) may not."""
+the services, which components/ (pure builders) may not.
+
+Registered on each app with `app.callback` (not `dash.callback`): Dash hands the global
+callback list to the first app that starts and empties it, and this module is imported only
+once, so a second app in the same process (tests, several apps) would lack them.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from dash import Input, Output, State, callback, no_update
+import dash
+from dash import Input, Output, State, no_update
 
 from components.store_alert import ALERT, ALERT_TEXT, RETRY, STORE_BACK
 from services import current_services
 from store import StoreError
 
 
-@callback(
-    Output(ALERT, "is_open"),
-    Output(RETRY, "disabled"),
-    Output(STORE_BACK, "data"),
-    Output(ALERT_TEXT, "children"),
-    Input(RETRY, "n_intervals"),
-    State(ALERT, "is_open"),
-    prevent_initial_call=True,
-)
 def retry_store(_ticks: int, is_open: bool) -> tuple:
     """While the banner is up, ask the store; when it answers, drop the banner and tell the
     pages (STORE_BACK) to load again."""
@@ -31,3 +28,15 @@ def retry_store(_ticks: int, is_open: bool) -> tuple:
     except StoreError as exc:
         return True, False, no_update, str(exc).rstrip(".")
     return False, True, datetime.now(UTC).isoformat(), ""
+
+
+def register(app: dash.Dash) -> None:
+    app.callback(
+        Output(ALERT, "is_open"),
+        Output(RETRY, "disabled"),
+        Output(STORE_BACK, "data"),
+        Output(ALERT_TEXT, "children"),
+        Input(RETRY, "n_intervals"),
+        State(ALERT, "is_open"),
+        prevent_initial_call=True,
+    )(retry_store)

@@ -19,7 +19,7 @@ import api.dash_endpoints
 import api.run_watch
 import auth.guard
 import auth.login
-import shell_callbacks  # noqa: F401 - registers the shell's callbacks
+import shell_callbacks
 from analysis.period import previous_month
 from auth.access import current_principal
 from auth.throttle import SignInThrottle
@@ -102,6 +102,7 @@ def build_app(settings: Settings) -> dash.Dash:
         on_error=show_store_error,
     )
     app.server.extensions[EXTENSION_KEY] = services
+    shell_callbacks.register(app)
     app.server.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
 
     def shell() -> html.Div:
