@@ -10,7 +10,17 @@ Three significant figures below a minute; two units above it (the second is roun
 
 from __future__ import annotations
 
-__all__ = ["human_duration"]
+__all__ = ["human_duration", "short_query_id"]
+
+
+def short_query_id(query_id: str) -> str:
+    """A query id as pt-query-digest's reports show it: 0x and 16 upper-case hex digits (the
+    rightmost, as pt 2 kept them); pages show the full id on hover.
+
+    >>> short_query_id("db601627fa8c63f6a13849d52500369b")
+    '0xA13849D52500369B'
+    """
+    return "0x" + query_id[-16:].upper()
 
 
 def _three_figures(value: float) -> str:

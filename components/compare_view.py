@@ -14,7 +14,7 @@ from typing import Any
 import plotly.graph_objects as go
 
 from analysis.compare import describe_causes
-from analysis.units import human_duration
+from analysis.units import human_duration, short_query_id
 from components.csv_safety import safe_row
 
 CATEGORY_LABELS = {
@@ -62,7 +62,7 @@ def compare_rows(items: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 def _label(row: Mapping[str, Any]) -> str:
     text = row["fingerprint"]
-    return (text[:38] + "…" if len(text) > 39 else text) + f" 0x{row['query_id'][-16:-12]}"
+    return (text[:38] + "…" if len(text) > 39 else text) + f" {short_query_id(row['query_id'])[:6]}"
 
 
 def movers_figure(result: Mapping[str, Any], top: int = 10) -> go.Figure:
@@ -140,7 +140,7 @@ def compare_markdown(result: Mapping[str, Any], per_category: int = 20) -> str:
         for row in rows:
             calls = row["calls"]
             avg = row["per_call"]
-            lines.append(f"| `0x{row['query_id'][-16:]}` {_md(row['fingerprint'][:80])} | "
+            lines.append(f"| `{short_query_id(row['query_id'])}` {_md(row['fingerprint'][:80])} | "
                          f"{_md(row['instance'])} | {calls} | {avg} | {row['delta']:+,.1f} | "
                          f"{_md(row['causes'])} |")
     return "\n".join(lines) + "\n"

@@ -17,6 +17,7 @@ from dash import dcc, html
 from plotly.subplots import make_subplots
 
 from analysis.masking import mask_literals
+from analysis.units import short_query_id
 from components.digest_table import period_label
 
 TOP_NAMES = 10
@@ -131,9 +132,8 @@ def create_digest_summary(digest: Mapping[str, Any],
     query_id = digest.get("query_id", "")
     qt_sum = (digest.get("query_time") or {}).get("sum") or 0.0
     facts = [
-        ("Query ID", html.Span([html.Code(f"0x{query_id}", id="digest-query-id"),
-                                html.Span(f" (pt 2: 0x{query_id[-16:]})",
-                                          className="text-muted small")])),
+        ("Query ID", html.Code(short_query_id(query_id), id="digest-query-id",
+                               title=f"full id: {query_id}")),
         ("Instances" if digest.get("instance_ids") else "Instance",
          f"{len(digest['instance_ids'])} instances" if digest.get("instance_ids")
          else digest.get("instance_id", "")),

@@ -21,6 +21,8 @@ import dash_ag_grid as dag
 from components.csv_safety import safe_row
 
 ALL_INSTANCES = "__all__"
+# a query id as pt shows it (analysis.units.short_query_id), in the browser; hover: the full id
+QUERY_ID_FORMAT = "params.value == null ? '' : '0x' + params.value.slice(-16).toUpperCase()"
 DEFAULT_SORT = "query_time.sum"
 BLOCK_SIZE = 50
 MAX_BLOCK = 500
@@ -234,8 +236,7 @@ COLUMNS: list[dict[str, Any]] = [
      "type": "numericColumn", "width": 72, "minWidth": 64, "maxWidth": 90, "flex": 0},
     {"field": "query_id", "headerName": "Query ID", "sortable": False,
      "filter": "agTextColumnFilter", "tooltipField": "query_id", "cellClass": "font-monospace",
-     "valueFormatter": {"function": "params.value == null ? '' : params.value.slice(-16)"},
-     "minWidth": 150, "maxWidth": 160},
+     "valueFormatter": {"function": QUERY_ID_FORMAT}, "minWidth": 170, "maxWidth": 180},
     {"field": "instance_id", "headerName": "Instance", "sortable": False, "minWidth": 120,
      "maxWidth": 170, "tooltipField": "instances"},
     {"field": "fingerprint", "headerName": "Fingerprint", "sortable": False,

@@ -22,7 +22,7 @@ from components.compare_view import (
     compare_rows,
     movers_figure,
 )
-from components.digest_table import ALL_INSTANCES, period_label
+from components.digest_table import ALL_INSTANCES, QUERY_ID_FORMAT, period_label
 from components.empty_state import create_empty_state
 from components.store_alert import STORE_BACK
 from jobs.compare import month_over_month, previous_month_key
@@ -41,7 +41,7 @@ def _seconds(spec: str) -> dict[str, str]:
 
 COLUMNS = [
     {"field": "query_id", "headerName": "Query ID", "width": 180, "suppressSizeToFit": True,
-     "valueFormatter": {"function": "'0x' + params.value.slice(-16).toUpperCase()"},
+     "valueFormatter": {"function": QUERY_ID_FORMAT},
      "tooltipField": "query_id", "cellClass": "font-monospace small"},
     {"field": "instance", "headerName": "Instance", "width": 150, "tooltipField": "instance"},
     {"field": "fingerprint", "headerName": "Fingerprint", "flex": 2, "minWidth": 220,

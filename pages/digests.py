@@ -26,6 +26,7 @@ from dash import (
 from dash.exceptions import PreventUpdate
 
 from analysis.fleet import FLEET_INSTANCE
+from analysis.units import short_query_id
 from auth.access import can_operate
 from components.digest_detail import (
     create_digest_examples,
@@ -311,7 +312,7 @@ def show_digest(selected: dict | None):
     fleet = digest["instance_id"] == FLEET_INSTANCE
     totals = current_services().store.digests.totals(None if fleet else digest["instance_id"],
                                                      digest["period"])
-    title = [html.Span(f"Query 0x{digest['query_id'][-16:]}", className="me-2"),
+    title = [html.Span(f"Query {short_query_id(digest['query_id'])}", className="me-2"),
              html.Small(f"{'All instances' if fleet else digest['instance_id']} · "
                         f"{period_label(digest['period'])}",
                         className="text-muted fw-normal")]

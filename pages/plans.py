@@ -35,6 +35,7 @@ from analysis.findings import find_problems
 from analysis.masking import mask_message, mask_plan_and_findings
 from analysis.plan import PlanNode, costliest_path, parse_plan, plan_hash
 from auth.access import can_operate
+from components.digest_table import QUERY_ID_FORMAT
 from components.empty_state import create_empty_state
 from components.plan_findings import create_findings_panel
 from components.plan_graph import create_node_details, create_plan_elements, create_plan_graph
@@ -51,7 +52,9 @@ FORMAT_OPTIONS = [{"label": "Detect", "value": "auto"}, {"label": "JSON", "value
                   {"label": "TREE", "value": "tree"}]
 COLUMNS = [
     {"field": "instance_id", "headerName": "Instance", "minWidth": 140},
-    {"field": "query_id", "headerName": "Query id", "minWidth": 175, "maxWidth": 200},
+    {"field": "query_id", "headerName": "Query ID", "minWidth": 170, "maxWidth": 190,
+     "valueFormatter": {"function": QUERY_ID_FORMAT}, "tooltipField": "query_id",
+     "cellClass": "font-monospace"},
     {"field": "changed", "headerName": "Plan", "cellRenderer": "TargetBadge", "maxWidth": 110,
      "minWidth": 100, "cellRendererParams": {"label": "changed", "color": "warning"},
      "filter": False},

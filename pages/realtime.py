@@ -12,6 +12,7 @@ from dash import Input, Output, State, callback, dcc, html, no_update
 
 from analysis.masking import mask_literals, mask_message, mask_plan_and_findings
 from analysis.sqlformat import format_sql
+from analysis.units import short_query_id
 from auth.access import can_operate
 from services import current_services
 from store.flags import utc_iso
@@ -203,7 +204,9 @@ def open_capture(capture_id: str | None, show_literals: bool | None):
                   html.Pre(format_sql(shown), id="realtime-sql",
                            className="bg-body-tertiary p-2 rounded")]),
         dbc.Table([html.Tbody([
-            html.Tr([html.Th("Query ID"), html.Td(html.Code(capture.get("query_id")))]),
+            html.Tr([html.Th("Query ID"), html.Td(html.Code(
+                short_query_id(capture.get("query_id") or ""),
+                title=f"full id: {capture.get('query_id')}"))]),
             html.Tr([html.Th("Fingerprint"), html.Td(html.Code(capture.get("fingerprint"),
                                                                id="realtime-fingerprint"))]),
             html.Tr([html.Th("User / host / db"), html.Td(

@@ -46,6 +46,16 @@ def digest_id(instance_id: str, period: str, query_id: str) -> str:
     return f"{instance_id}|{period}|{query_id}"
 
 
+def _daily(hourly: list[dict[str, Any]]) -> dict[str, float]:
+    """Seconds of query time per day ("2026-10-05") from the digests' per-hour series."""
+    days: dict[str, float] = {}
+    for doc in hourly:
+        for hour, figures in doc["hourly"].items():
+            day = hour[:10]
+            days[day] = days.get(day, 0.0) + (figures.get("query_time") or 0.0)
+    return {day: round(seconds, 6) for day, seconds in sorted(days.items())}
+
+
 class DigestRepository:
     """Replace a period's digests as one set; page through them with a whitelisted sort."""
 
@@ -69,11 +79,13 @@ class DigestRepository:
         # shows it, and lists, the fleet view and comparisons read lean documents.
         self._backend.replace_set(HOURLY, where, hourly)
         self._backend.replace_set(COLLECTION, where, docs)
-        # Totals are kept beside the set, so "% of all time" needs no scan of 100k digests.
+        # Totals are kept beside the set, so "% of all time" and the Overview's charts need
+        # no scan of 100k digests.
         self._backend.put(TOTALS, f"{instance_id}|{period}", {
             "instance_id": instance_id, "period": period, "digests": len(docs),
             "count": sum(d["count"] for d in docs),
             "query_time": sum(d["query_time"]["sum"] for d in docs),
+            "daily": _daily(hourly),
             "collected_at": utc_iso(datetime.now(UTC)),
             "version": uuid.uuid4().hex,  # what the period's fleet rows were built from
         })
@@ -84,6 +96,12 @@ class DigestRepository:
         for instance_id in self.instances(period):
             yield self._backend.find(COLLECTION, FindQuery(
                 where={"instance_id": instance_id, "period": period}, fields=FLEET_FIELDS))
+
+    def daily(self, period: str) -> dict[str, dict[str, float]]:
+        """Query time per instance per UTC day of a period: {instance: {day: seconds}}."""
+        docs = self._backend.find(TOTALS, FindQuery(where={"period": period},
+                                                    fields=("instance_id", "daily")))
+        return {d["instance_id"]: d.get("daily") or {} for d in docs}
 
     def fleet_source(self, period: str) -> str:
         """Which instance sets the period holds now (changes with every replace_period): fleet

@@ -90,3 +90,34 @@ def test_with_fewer_than_two_months_it_says_what_is_needed(dash_duo, settings: S
     dash_duo.wait_for_page(f"{dash_duo.server_url}/compare")
     dash_duo.wait_for_contains_text("#compare-empty", "Compare needs digests of two months")
     assert not dash_duo.find_element("#compare-body").is_displayed()
+
+
+@pytest.mark.browser
+def test_the_overview_charts_a_month(dash_duo, settings: Settings) -> None:
+    app = create_app(settings)
+    fill_two_months(app.server.extensions["slowquery"].store)
+    dash_duo.start_server(app)
+    dash_duo.wait_for_page(f"{dash_duo.server_url}/")
+    dash_duo.wait_for_contains_text("#overview-month-title", "October 2026")
+    dash_duo.wait_for_contains_text("#overview-changes", "1 regressed")
+    dash_duo.wait_for_contains_text("#overview-changes", "1 new")
+    for chart in ("#overview-daily", "#overview-by-instance", "#overview-top-chart"):
+        dash_duo.wait_for_element(f"{chart} .main-svg")
+    dash_duo.wait_for_contains_text("#overview-top-digests", "select * from orders")
+    dash_duo.select_dcc_dropdown("#overview-month", value="September 2026")
+    dash_duo.wait_for_contains_text("#overview-changes", "No digests of August 2026")
+    severe = [e for e in dash_duo.get_logs() or [] if e.get("level") == "SEVERE"]
+    assert severe == [], severe
+
+
+def test_the_daily_chart_groups_the_smallest_instances() -> None:
+    from components.overview_charts import MAX_STACKS, daily_by_instance_figure
+
+    daily = {f"db{n:02d}": {"2026-10-01": float(n + 1), "2026-10-02": 1.0}
+             for n in range(MAX_STACKS + 3)}
+    figure = daily_by_instance_figure(daily)
+    names = [trace.name for trace in figure.data]
+    assert len(names) == MAX_STACKS + 1 and names[-1] == "3 others"
+    assert names[0] == f"db{MAX_STACKS + 2:02d}"  # the heaviest first
+    assert sum(trace.y[0] for trace in figure.data) == sum(n + 1.0 for n in range(MAX_STACKS
+                                                                                   + 3))

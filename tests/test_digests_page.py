@@ -163,7 +163,7 @@ def test_digests_page_sorts_searches_and_opens_a_digest(dash_duo, digest_app) ->
     top = max(docs, key=lambda d: d["query_time"]["sum"])
     _wait(lambda: _first_cell(dash_duo, "fingerprint").startswith(_short(top["fingerprint"])),
           message="the largest total in the first row")
-    assert _first_cell(dash_duo, "query_id") == top["query_id"][-16:]
+    assert _first_cell(dash_duo, "query_id") == "0x" + top["query_id"][-16:].upper()
     # all instances: one row per statement across the fleet
     dash_duo.wait_for_contains_text("#digests-summary",
                                     f"{len(docs)} statements on 2 instances")
@@ -215,7 +215,8 @@ def test_digests_page_sorts_searches_and_opens_a_digest(dash_duo, digest_app) ->
         ".ag-row[row-index='0'] [col-id='fingerprint']")
     first.click()
     dash_duo.wait_for_element("#digest-modal", timeout=10)
-    dash_duo.wait_for_contains_text("#digest-query-id", top["query_id"])
+    dash_duo.wait_for_text_to_equal("#digest-query-id", "0x" + top["query_id"][-16:].upper())
+    assert top["query_id"] in dash_duo.find_element("#digest-query-id").get_attribute("title")
     dash_duo.wait_for_text_to_equal("#digest-fingerprint", top["fingerprint"])
     dash_duo.wait_for_contains_text("#digest-stats", "Query time (s)")
     dash_duo.wait_for_contains_text("#digest-instances", "orders-prd-1")  # a fleet row
@@ -385,7 +386,8 @@ def test_detail_masks_examples_unless_asked() -> None:
     assert "email = ? AND n = ?" in masked and SECRET not in masked
     assert SECRET in _text(create_digest_examples(doc["examples"], show_literals=True))
     summary = _text(create_digest_summary(doc, doc["query_time"]["sum"] * 2))
-    assert doc["query_id"] in summary and "50.00 %" in summary and "app" in summary
+    assert "0x" + doc["query_id"][-16:].upper() in summary
+    assert "50.00 %" in summary and "app" in summary
     assert "No example" in _text(create_digest_examples([]))
     figure = create_hourly_figure(doc["hourly"])
     assert sum(figure.data[0].y) == doc["count"]
