@@ -149,6 +149,21 @@ def sketch_from_dict(data: Mapping[str, Any]) -> QuantileSketch:
     return sketch
 
 
+def merge_stored_sketch(sketch: QuantileSketch, data: Mapping[str, Any]) -> None:
+    """`sketch.merge(sketch_from_dict(data))` without building the second sketch (the fleet
+    view merges 100,000 of them)."""
+    if float(data["alpha"]) != sketch.alpha:
+        raise ValueError("cannot merge sketches with different alpha")
+    bins = sketch.bins
+    for k, c in data["bins"]:
+        bins[k] = bins.get(k, 0) + c
+    sketch.zero += data["zero"]
+    sketch.count += data["count"]
+    if data["count"]:
+        sketch.min = min(sketch.min, data["min"])
+        sketch.max = max(sketch.max, data["max"])
+
+
 class _Metric:
     """sum / max / count-present of an integer field."""
 

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from analysis.digest import sketch_from_dict
+from analysis.digest import merge_stored_sketch, sketch_from_dict
 
 EXAMPLES_PER_ROW = 3
 FLEET_INSTANCE = "(fleet)"
@@ -73,11 +73,10 @@ class _Group:
         self.rs_sum += rows_sent.get("sum") or 0
         self.rs_max = max(self.rs_max, rows_sent.get("max") or 0)
         if m.get("sketch") and self.sketched:
-            sketch = sketch_from_dict(m["sketch"])
             if self.sketch is None:
-                self.sketch = sketch
+                self.sketch = sketch_from_dict(m["sketch"])
             else:
-                self.sketch.merge(sketch)
+                merge_stored_sketch(self.sketch, m["sketch"])
         else:
             self.sketched, self.sketch = False, None
         _add_counts(self.users, m.get("users"))

@@ -26,11 +26,11 @@ def ensure_fleet(store: Store, period: str, force: bool = False) -> int | None:
         return None
     started = time.monotonic()
     merger = FleetMerger(period)
-    for batch in digests.for_fleet(period):
-        with no_gc_pauses():
+    with no_gc_pauses():  # one pause for the whole fold, not one per batch (see there)
+        for batch in digests.for_fleet(period):
             for digest in batch:
                 merger.add(digest)
-    rows = merger.rows()
+        rows = merger.rows()
     digests.replace_fleet(period, rows, source)
     log.info("fleet view of %s: %d statements rebuilt in %.2f s", period, len(rows),
              time.monotonic() - started)
