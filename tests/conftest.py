@@ -43,6 +43,14 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     opened.close()
 
 
+@pytest.fixture(params=["sqlite", "mongodb"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A DATABASE_URL for an app under test, on each adapter in turn."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'app.db'}"
+    return request.getfixturevalue("mongo_url")
+
+
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[MotoServer]:
     server = start_moto()

@@ -54,13 +54,6 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Mari
             server.stop()
 
 
-@pytest.fixture(params=["sqlite", "mongodb"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'app.db'}"
-    return request.getfixturevalue("mongo_url")
-
-
 @pytest.fixture
 def capturing_app(servers, database_url: str, tmp_path: Path, monkeypatch) -> Iterator:
     """The app with its scheduler on: real-time capture runs in its own thread, as served."""

@@ -34,13 +34,6 @@ ROOT = Path(__file__).resolve().parent.parent
 CLEAN_TOTAL = 9  # what tests/test_collection.py's logs hold for 2026-10 (test_collection)
 
 
-@pytest.fixture(params=["sqlite", "mongodb"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'app.db'}"
-    return request.getfixturevalue("mongo_url")
-
-
 @pytest.fixture
 def gated(aws_settings: Settings) -> Iterator[GatedProxy]:
     seed_rds(aws_settings.aws_endpoint_url, REGION)

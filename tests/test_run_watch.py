@@ -26,6 +26,7 @@ from settings import Settings
 from store import Store, StoreError
 from store.runs import RunRepository
 from tests.servers import free_port
+from tests.test_websocket import _read_until_closed
 
 TICK = 0.05
 
@@ -225,17 +226,6 @@ def live(request: pytest.FixtureRequest, settings: Settings, tmp_path: Path):
     shutdown_services(services)
 
 
-def _messages_until_closed(ws: websocket.WebSocket, timeout: float = 30) -> list:
-    messages = []
-    deadline = time.monotonic() + timeout
-    ws.settimeout(timeout)
-    while time.monotonic() < deadline:
-        opcode, data = ws.recv_data()
-        if opcode == websocket.ABNF.OPCODE_CLOSE:
-            return messages
-        if opcode == websocket.ABNF.OPCODE_TEXT:
-            messages.append(json.loads(data))
-    raise AssertionError("the server did not close the socket")
 
 
 def test_websockets_of_one_run_share_reads_and_get_every_line_once(live) -> None:
@@ -253,7 +243,7 @@ def test_websockets_of_one_run_share_reads_and_get_every_line_once(live) -> None
     results: dict[int, list] = {}
 
     def read(n: int, ws: websocket.WebSocket) -> None:
-        results[n] = _messages_until_closed(ws)
+        results[n] = _read_until_closed(ws)
 
     readers = [threading.Thread(target=read, args=(n, ws)) for n, ws in enumerate(clients)]
     for reader in readers:

@@ -17,8 +17,6 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
 from app import create_app
 from jobs.scheduler import LEASE_NAME, Scheduler
 from settings import Settings
@@ -46,13 +44,6 @@ def _health(url: str) -> dict | None:
             return json.loads(response.read())
     except OSError:
         return None
-
-
-@pytest.fixture(params=["sqlite", "mongodb"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'app.db'}"
-    return request.getfixturevalue("mongo_url")
 
 
 def test_the_shutdown_hook_hands_the_lease_over_and_stops_capture(database_url) -> None:
