@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 
 from app import create_app
@@ -25,9 +26,17 @@ def _wait(condition, timeout: float = 15, message: str = "condition"):
     return value
 
 
+def _texts(dash_duo, col_id: str) -> list[str]:
+    """The column's cells now ([] while the grid re-renders them under us)."""
+    try:
+        return [c.text for c in dash_duo.driver.find_elements(
+            By.CSS_SELECTOR, f"#compare-grid .ag-center-cols-container [col-id='{col_id}']")]
+    except StaleElementReferenceException:
+        return []
+
+
 def _why(dash_duo) -> list[str]:
-    return [c.text for c in dash_duo.driver.find_elements(
-        By.CSS_SELECTOR, "#compare-grid .ag-center-cols-container [col-id='causes']")]
+    return _texts(dash_duo, "causes")
 
 
 @pytest.mark.browser
@@ -51,8 +60,8 @@ def test_the_compare_page(dash_duo, settings: Settings) -> None:
           message="db2 kept its plan")
 
     dash_duo.find_element("#compare-tab-gone").click()
-    _wait(lambda: any("delete from carts" in c.text for c in dash_duo.driver.find_elements(
-        By.CSS_SELECTOR, "#compare-grid [col-id='fingerprint']")), message="the gone row")
+    _wait(lambda: any("delete from carts" in t for t in _texts(dash_duo, "fingerprint")),
+          message="the gone row")
 
     dash_duo.find_element("#compare-md-button").click()  # the grid's view, as a report
     report = Path(dash_duo.download_path) / "compare-db2-2026-10-vs-2026-09.md"
