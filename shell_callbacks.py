@@ -9,13 +9,25 @@ once, so a second app in the same process (tests, several apps) would lack them.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import dash
-from dash import Input, Output, State, no_update
+from dash import Input, Output, State, no_update, set_props
 
 from components.store_alert import ALERT, ALERT_TEXT, RETRY, STORE_BACK
 from services import current_services
 from store import StoreError
+
+
+def show_store_error(exc: Exception) -> Any:
+    """Dash's app-wide `on_error`: a StoreError raises the banner; anything else stays an
+    error (logged by Dash), as before."""
+    if not isinstance(exc, StoreError):
+        raise exc
+    set_props(ALERT, {"is_open": True})
+    set_props(ALERT_TEXT, {"children": str(exc).rstrip(".")})
+    set_props(RETRY, {"disabled": False})
+    return None  # outputs keep what they show
 
 
 def retry_store(_ticks: int, is_open: bool) -> tuple:

@@ -27,7 +27,6 @@ from collectors.explain import explain_and_record
 from collectors.processlist import connection_params
 from components.constants import APP_TITLE
 from components.shell import create_shell
-from components.store_alert import show_store_error
 from jobs.collection import CollectionService
 from jobs.inventory import InventoryService
 from jobs.realtime import PlanRecorder, RealtimeService
@@ -99,7 +98,7 @@ def build_app(settings: Settings) -> dash.Dash:
         assets_folder=str(ROOT / "assets"),
         title=APP_TITLE,
         update_title=None,
-        on_error=show_store_error,
+        on_error=shell_callbacks.show_store_error,
     )
     app.server.extensions[EXTENSION_KEY] = services
     shell_callbacks.register(app)

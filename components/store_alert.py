@@ -5,17 +5,14 @@ this banner instead of failing silently (Dash, without debug, only logs a callba
 exception: the page would just stop updating). While the banner is up, a timer asks the
 store every few seconds; when it answers, the banner goes and `STORE_BACK` changes, which
 the pages' loading callbacks listen to, so they fetch their data again by themselves
-(that callback reads the store, so it lives in shell_callbacks.py, not here).
+(the error handler and that callback know the store, so they live in shell_callbacks.py;
+this module only builds the banner).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import dash_bootstrap_components as dbc
-from dash import dcc, html, set_props
-
-from store import StoreError
+from dash import dcc, html
 
 ALERT = "store-alert"
 ALERT_TEXT = "store-alert-text"
@@ -36,14 +33,3 @@ def create_store_alert() -> html.Div:
         dcc.Interval(id=RETRY, interval=RETRY_MILLISECONDS, disabled=True),
         dcc.Store(id=STORE_BACK),
     ])
-
-
-def show_store_error(exc: Exception) -> Any:
-    """Dash's app-wide `on_error`: a StoreError raises the banner; anything else stays an
-    error (logged by Dash), as before."""
-    if not isinstance(exc, StoreError):
-        raise exc
-    set_props(ALERT, {"is_open": True})
-    set_props(ALERT_TEXT, {"children": str(exc).rstrip(".")})
-    set_props(RETRY, {"disabled": False})
-    return None  # outputs keep what they show

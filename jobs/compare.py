@@ -4,28 +4,32 @@ hands them to analysis/compare.py (which is pure)."""
 from __future__ import annotations
 
 import time
-from datetime import date
+from datetime import timedelta
 from typing import Any
 
 from analysis.compare import CATEGORIES, CompareRules, compare_months, plans_by_statement
 from analysis.fleet import FLEET_INSTANCE
-from analysis.period import month_period
+from analysis.period import Period, month_period, previous_month
 from jobs.fleet import ensure_fleet
 from settings import Settings
 from store import Store
 
 
+def _month(key: str) -> Period:
+    year, number = (int(part) for part in key.split("-"))
+    return month_period(year, number)
+
+
 def previous_month_key(month: str) -> str:
-    year, number = (int(part) for part in month.split("-"))
-    return f"{year - 1}-12" if number == 1 else f"{year}-{number - 1:02d}"
+    """"2026-01" -> "2025-12"."""
+    return previous_month(_month(month).start).key
 
 
 def _range(month: str) -> tuple[str, str]:
     """[start, end) of a month as ISO text that sorts with the stored timestamps."""
-    year, number = (int(part) for part in month.split("-"))
-    period = month_period(year, number)
-    end = date(year + (number == 12), number % 12 + 1, 1)
-    return f"{period.start.isoformat()}T00:00:00", f"{end.isoformat()}T00:00:00"
+    period = _month(month)
+    return (f"{period.start.isoformat()}T00:00:00",
+            f"{(period.end + timedelta(days=1)).isoformat()}T00:00:00")
 
 
 def month_over_month(store: Store, settings: Settings, month: str,

@@ -16,7 +16,6 @@ from __future__ import annotations
 import http.client
 import io
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -24,7 +23,6 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from werkzeug.serving import make_server
 from werkzeug.test import EnvironBuilder
 
 from analysis.findings import find_problems
@@ -32,7 +30,7 @@ from analysis.plan import parse_plan
 from app import create_app
 from settings import Settings
 from store import open_store
-from tests.servers import NxServer, free_port
+from tests.servers import NxServer, free_port, serving
 
 MAX_MESSAGE = 300
 LIMIT = 2 * 1024 * 1024  # the default MAX_REQUEST_BYTES
@@ -388,13 +386,9 @@ def test_literals_are_masked_in_every_answer_unless_asked(seeded) -> None:
 # ---- the body limit on a real server, chunked ---------------------------------------------------
 @pytest.fixture
 def live(settings: Settings) -> Iterator[int]:
-    port = free_port()
     app = create_app(replace(settings, max_request_bytes=64 * 1024))
-    server = make_server("127.0.0.1", port, app.server, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield port
-    server.shutdown()
+    with serving(app.server) as port:
+        yield port
 
 
 def _post(port: int, body: Any, headers: dict[str, str], chunked: bool) -> tuple[int, dict]:

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 import websocket
-from werkzeug.serving import make_server
 
 from api import run_watch
 from api.run_watch import RunWatcher
@@ -25,7 +24,7 @@ from app import create_app
 from settings import Settings
 from store import Store, StoreError
 from store.runs import RunRepository
-from tests.servers import free_port
+from tests.servers import serving
 from tests.test_websocket import _read_until_closed
 
 TICK = 0.05
@@ -215,12 +214,8 @@ def live(request: pytest.FixtureRequest, settings: Settings, tmp_path: Path):
     app = create_app(replace(settings, database_url=url, ws_ping_seconds=1))
     services = app.server.extensions["slowquery"]
     services.store.runs = CountingRuns(services.store)
-    port = free_port()
-    server = make_server("127.0.0.1", port, app.server, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"ws://127.0.0.1:{port}", services
-    server.shutdown()
+    with serving(app.server) as port:
+        yield f"ws://127.0.0.1:{port}", services
     from webapp import shutdown_services
 
     shutdown_services(services)

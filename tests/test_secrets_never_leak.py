@@ -46,7 +46,7 @@ from settings import Settings
 from tests.conftest import REGION
 from tests.mariadb_server import require_mariadb, start_mariadb
 from tests.rds_seed import seed_rds
-from tests.servers import free_port
+from tests.servers import free_port, serving
 
 MYSQL_PASSWORD = "mysqlpw-LEAKCHECK-1"
 SECRET_KEY = "secretkey-LEAKCHECK-2-0123456789"
@@ -791,21 +791,14 @@ def test_no_secret_reaches_a_page_an_answer_a_log_or_the_sqlite_file(
 def test_no_secret_reaches_an_answer_a_log_or_mongodb(
         aws, mariadb, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mongo_url: str,
         nx_server, every_log_record: list[logging.LogRecord]) -> None:
-    from werkzeug.serving import make_server
-
     world = _build_world(tmp_path, aws, mariadb, monkeypatch, mongo_url)
     evidence = Evidence()
     _exercise(world, mariadb)
     # the answers are the SQLite test's; here they are mostly for what they make the app store
     for name, app in (("good endpoint", world.ok), ("dead endpoint", world.dead)):
         _sweep(world, app, name, evidence, ("operator token",))
-    port = free_port()
-    server = make_server("127.0.0.1", port, world.ok.server, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    with serving(world.ok.server) as port:
         _websocket(world, f"http://127.0.0.1:{port}", evidence)
-    finally:
-        server.shutdown()
     _finish(world)
     _add_logs(evidence, every_log_record)
     _add_mongo(evidence, mongo_url)

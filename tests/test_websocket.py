@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
 import websocket
-from werkzeug.serving import make_server
 
 from app import create_app
 from settings import Settings
 from tests.conftest import REGION
 from tests.rds_seed import seed_rds
-from tests.servers import free_port
+from tests.servers import serving
 from tests.test_collection import _seed_logs
 
 STATUS_DETAIL_KEYS = {"progress", "message", "processed_instances", "total_queries",
@@ -31,12 +29,8 @@ def live(aws_settings: Settings) -> Iterator[tuple[str, object]]:
     app = create_app(replace(aws_settings, ws_ping_seconds=1))
     services = app.server.extensions["slowquery"]
     services.inventory.refresh()
-    port = free_port()
-    server = make_server("127.0.0.1", port, app.server, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"ws://127.0.0.1:{port}", services
-    server.shutdown()
+    with serving(app.server) as port:
+        yield f"ws://127.0.0.1:{port}", services
 
 
 def _read_until_closed(ws: websocket.WebSocket, timeout: float = 30) -> list[dict]:
