@@ -300,12 +300,15 @@ def _exercise(world: World, mariadb) -> None:
     failing = dead.collection.start({"month": "2026-09"})
     world.run_ids += [good["collection_id"], failing["collection_id"]]
 
-    threads = [_run_as_app(mariadb, "SELECT id, total FROM orders WHERE SLEEP(0.25) = 0 "
+    threads = [_run_as_app(mariadb, "SELECT id, total FROM orders WHERE SLEEP(0.4) = 0 "
                                     "AND id <= 10 /* leak check */"),
                _run_as_app(mariadb, "CREATE TEMPORARY TABLE scratch (a INT)",
                            "INSERT INTO scratch VALUES (1)",
-                           "SELECT SLEEP(2.5) FROM scratch")]  # EXPLAIN cannot see it
-    # as the scheduler polls: an instance whose connect hangs (the fleet's RDS names do not
+                           "SELECT SLEEP(4) FROM scratch")]  # EXPLAIN cannot see it
+    # both statements run about 4 s, so they stay above realtime_min_seconds (1.5 s) for
+    # 2.5 s: room for several polls on a loaded machine, where each poll's store writes (to
+    # the MongoDB server in this test) slow the rounds down.
+    # As the scheduler polls: an instance whose connect hangs (the fleet's RDS names do not
     # resolve here, which can take seconds) is skipped while busy instead of holding up the
     # round, so the short statements on shop-db are still seen while they run
     while any(t.is_alive() for t in threads):
