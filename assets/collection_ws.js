@@ -16,7 +16,7 @@ window.dash_clientside.collection = (function () {
 
   function statusText(data) {
     var d = data.details || {};
-    var parts = [data.status];
+    var parts = [window.statusLabel ? window.statusLabel(data.status) : data.status];
     if (d.total_instances !== undefined) {
       parts.push((d.processed_instances || 0) + "/" + d.total_instances + " instances");
     }

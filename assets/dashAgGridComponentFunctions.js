@@ -33,5 +33,7 @@ dagcomponentfuncs.StatusBadge = function (props) {
     "completed with warnings": "warning",
   };
   var color = colors[value] || "warning";
-  return React.createElement("span", { className: "badge text-bg-" + color }, value);
+  var label = window.statusLabel ? window.statusLabel(value) : value;
+  return React.createElement("span", { className: "badge text-bg-" + color, title: value },
+                             label);
 };

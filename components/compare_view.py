@@ -121,6 +121,11 @@ def _md(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+def _signed(seconds: float) -> str:
+    """A change of total time as the grid shows it: "+3 h 48 m", "-410 ms"."""
+    return ("+" if seconds > 0 else "") + human_duration(seconds)
+
+
 def compare_markdown(result: Mapping[str, Any], per_category: int = 20) -> str:
     """A report to paste into a ticket or a chat: the worst of each category, causes in
     words."""
@@ -135,12 +140,12 @@ def compare_markdown(result: Mapping[str, Any], per_category: int = 20) -> str:
         if not rows:
             continue
         lines += ["", f"## {CATEGORY_LABELS[name]} ({counts.get(name, len(rows))})", "",
-                  "| Query | Instance | Calls | Per call | Total change (s) | Why |",
+                  "| Query | Instance | Calls | Per call | Total change | Why |",
                   "|---|---|---:|---:|---:|---|"]
         for row in rows:
             calls = row["calls"]
             avg = row["per_call"]
             lines.append(f"| `{short_query_id(row['query_id'])}` {_md(row['fingerprint'][:80])} | "
-                         f"{_md(row['instance'])} | {calls} | {avg} | {row['delta']:+,.1f} | "
+                         f"{_md(row['instance'])} | {calls} | {avg} | {_signed(row['delta'])} | "
                          f"{_md(row['causes'])} |")
     return "\n".join(lines) + "\n"

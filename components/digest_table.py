@@ -222,6 +222,10 @@ def period_label(key: str) -> str:
     return key
 
 
+DURATION = {"function": "humanDuration(params.value)"}  # assets/dashAgGridFunctions.js
+UTC_TIME = {"function": "utcTime(params.value)"}
+
+
 def _number(spec: str, suffix: str = "") -> dict[str, str]:
     """A d3-format value formatter that leaves loading rows (no value yet) blank."""
     tail = f" + '{suffix}'" if suffix else ""
@@ -242,28 +246,24 @@ COLUMNS: list[dict[str, Any]] = [
     {"field": "fingerprint", "headerName": "Fingerprint", "sortable": False,
      "filter": "agTextColumnFilter", "tooltipField": "fingerprint",
      "cellClass": "font-monospace digest-fingerprint", "flex": 4, "minWidth": 300},
-    {"field": "total_time", "headerName": "Total time (s)", "sort": "desc",
-     "valueFormatter": _number(",.3f"), **_NUMERIC},
-    {"field": "pct", "headerName": "% of total", "valueFormatter": _number(".2f", "%"),
+    {"field": "total_time", "headerName": "Total time", "sort": "desc",
+     "valueFormatter": DURATION, **_NUMERIC},
+    {"field": "pct", "headerName": "% of total", "valueFormatter": _number(".1f", " %"),
      **_NUMERIC, "minWidth": 84},
     {"field": "calls", "headerName": "Calls", "valueFormatter": _number(",d"), **_NUMERIC,
      "minWidth": 80},
-    {"field": "avg_time", "headerName": "Time per call (s)", "valueFormatter": _number(",.4f"),
+    {"field": "avg_time", "headerName": "Time per call", "valueFormatter": DURATION,
      **_NUMERIC},
-    {"field": "p95_time", "headerName": "p95 (s)", "valueFormatter": _number(",.4f"),
-     **_NUMERIC},
-    {"field": "max_time", "headerName": "Max (s)", "valueFormatter": _number(",.3f"),
-     **_NUMERIC},
+    {"field": "p95_time", "headerName": "p95", "valueFormatter": DURATION, **_NUMERIC},
+    {"field": "max_time", "headerName": "Max", "valueFormatter": DURATION, **_NUMERIC},
     {"field": "rows_examined", "headerName": "Rows examined",
      "valueFormatter": _number(",d"), **_NUMERIC},
     {"field": "rows_sent", "headerName": "Rows sent", "valueFormatter": _number(",d"),
      **_NUMERIC},
-    {"field": "lock_time", "headerName": "Lock time (s)", "valueFormatter": _number(",.3f"),
+    {"field": "lock_time", "headerName": "Lock time", "valueFormatter": DURATION,
      **_NUMERIC},
     {"field": "last_seen", "headerName": "Last seen (UTC)", "sortingOrder": ["desc", "asc"],
-     "valueFormatter": {"function": "params.value == null ? '' : "
-                                    "params.value.slice(0, 16).replace('T', ' ')"},
-     "minWidth": 132, "maxWidth": 150},
+     "valueFormatter": UTC_TIME, "minWidth": 150, "maxWidth": 170},
 ]
 
 

@@ -40,28 +40,30 @@ def daily_by_instance_figure(daily: Mapping[str, Mapping[str, float]]) -> go.Fig
                 merged[day] = merged.get(day, 0.0) + seconds
         series.append((f"{len(others)} others", merged))
     for n, (name, per_day) in enumerate(series):
-        fig.add_bar(x=days, y=[per_day.get(day, 0.0) for day in days], name=name,
-                    marker_color=PALETTE[n % len(PALETTE)],
-                    hovertemplate=f"{name}<br>%{{x}}: %{{y:,.0f}} s<extra></extra>")
+        values = [per_day.get(day, 0.0) for day in days]
+        fig.add_bar(x=days, y=values, name=name, marker_color=PALETTE[n % len(PALETTE)],
+                    customdata=[human_duration(v) for v in values],
+                    hovertemplate=f"{name}<br>%{{x|%Y-%m-%d}}: %{{customdata}}<extra></extra>")
     fig.update_layout(barmode="stack")
     fig.update_yaxes(title_text="query time (s)")
     fig.update_xaxes(type="date")
     return _layout(fig, "Query time per day, by instance")
 
 
-def instance_totals_figure(daily: Mapping[str, Mapping[str, float]]) -> go.Figure:
+def instance_totals_figure(seconds_by_instance: Mapping[str, float]) -> go.Figure:
     """One bar per instance: its query time in the month (the heaviest on top)."""
-    totals = sorted(((sum(days.values()), iid) for iid, days in daily.items()))
+    totals = sorted((seconds, iid) for iid, seconds in seconds_by_instance.items())
     fig = go.Figure(go.Bar(
         x=[seconds for seconds, _ in totals], y=[iid for _, iid in totals], orientation="h",
         marker_color="#4c78a8",
         text=[human_duration(seconds) for seconds, _ in totals], textposition="auto",
-        hovertemplate="%{y}: %{x:,.0f} s<extra></extra>"))
+        hovertemplate="%{y}: %{text}<extra></extra>"))
     fig.update_xaxes(title_text="query time (s)")
     return _layout(fig, "Query time by instance", height=max(240, 40 * len(totals) + 90))
 
 
-def top_statements_figure(rows: list[Mapping[str, Any]]) -> go.Figure:
+def top_statements_figure(rows: list[Mapping[str, Any]],
+                          title: str = "Heaviest statements across the fleet") -> go.Figure:
     """The fleet's heaviest statements (fleet rows), with how many instances run each."""
     rows = list(reversed(rows))
     labels = [(r["fingerprint"] or "")[:48] + ("…" if len(r["fingerprint"] or "") > 48
@@ -69,13 +71,13 @@ def top_statements_figure(rows: list[Mapping[str, Any]]) -> go.Figure:
     fig = go.Figure(go.Bar(
         x=[r["query_time"]["sum"] for r in rows], y=labels, orientation="h",
         marker_color="#e45756",
-        customdata=[[short_query_id(r["query_id"]), r.get("instance_count", 1), r["count"]]
-                    for r in rows],
+        customdata=[[short_query_id(r["query_id"]), r.get("instance_count", 1), r["count"],
+                     human_duration(r["query_time"]["sum"])] for r in rows],
         hovertemplate="%{customdata[0]} on %{customdata[1]} instance(s)<br>%{customdata[2]:,}"
-                      " calls, %{x:,.0f} s<extra></extra>"))
+                      " calls, %{customdata[3]}<extra></extra>"))
     fig.update_xaxes(title_text="total query time (s)")
     fig.update_layout(margin={"l": 330})
-    figure = _layout(fig, "Heaviest statements across the fleet",
+    figure = _layout(fig, title,
                      height=max(240, 34 * len(rows) + 90))
     figure.update_layout(margin={"l": 330, "r": 16, "t": 44, "b": 40})
     return figure

@@ -11,6 +11,7 @@ import logging
 import time
 
 from analysis.fleet import FleetMerger
+from analysis.overview import filter_names
 from store import Store
 from store.backend import no_gc_pauses
 
@@ -31,7 +32,7 @@ def ensure_fleet(store: Store, period: str, force: bool = False) -> int | None:
             for digest in batch:
                 merger.add(digest)
         rows = merger.rows()
-    digests.replace_fleet(period, rows, source)
+    digests.replace_fleet(period, rows, source, filter_names(rows))
     log.info("fleet view of %s: %d statements rebuilt in %.2f s", period, len(rows),
              time.monotonic() - started)
     return len(rows)

@@ -35,10 +35,6 @@ SHOWN_PER_CATEGORY = 500  # the grid's rows per category; the exports have as ma
 HIDDEN = {"display": "none"}
 
 
-def _seconds(spec: str) -> dict[str, str]:
-    return {"function": f"params.value == null ? '—' : d3.format('{spec}')(params.value)"}
-
-
 COLUMNS = [
     {"field": "query_id", "headerName": "Query ID", "width": 180, "suppressSizeToFit": True,
      "valueFormatter": {"function": QUERY_ID_FORMAT},
@@ -46,7 +42,8 @@ COLUMNS = [
     {"field": "instance", "headerName": "Instance", "width": 150, "tooltipField": "instance"},
     {"field": "fingerprint", "headerName": "Fingerprint", "flex": 2, "minWidth": 220,
      "tooltipField": "fingerprint", "cellClass": "font-monospace small"},
-    {"field": "delta", "headerName": "Total change (s)", "valueFormatter": _seconds("+,.1f"),
+    {"field": "delta", "headerName": "Total change",
+     "valueFormatter": {"function": "signedDuration(params.value)"},
      "type": "rightAligned", "width": 140, "sort": "desc"},
     {"field": "calls", "headerName": "Calls", "width": 150, "sortable": False},
     {"field": "per_call", "headerName": "Per call", "width": 170, "sortable": False},
@@ -56,9 +53,13 @@ COLUMNS = [
 ]
 
 
-def layout(**_kwargs: object) -> html.Div:
+def layout(month: str | None = None, tab: str | None = None, **_kwargs: object) -> html.Div:
+    """`/compare?month=YYYY-MM&tab=regressed` opens on that month and category (the
+    Overview's badges link so)."""
     return html.Div([
         dcc.Location(id="compare-url"),
+        dcc.Store(id="compare-asked", data={
+            "month": month if isinstance(month, str) and _MONTH.match(month) else None}),
         html.Div([
             html.Div([
                 html.H2("Compare", className="mb-0"),
@@ -88,7 +89,8 @@ def layout(**_kwargs: object) -> html.Div:
             dcc.Loading(dcc.Graph(id="compare-movers", config={"displaylogo": False,
                                                                "displayModeBar": False}),
                         type="dot"),
-            dbc.Tabs(id="compare-tabs", active_tab="regressed", className="mt-2"),
+            dbc.Tabs(id="compare-tabs", className="mt-2",
+                     active_tab=tab if tab in CATEGORY_LABELS else "regressed"),
             html.Div(id="compare-tab-help", className="small text-muted my-2"),
             dag.AgGrid(id="compare-grid", columnDefs=COLUMNS, rowData=[],
                        defaultColDef={"sortable": True, "resizable": True, "filter": True},
@@ -112,8 +114,9 @@ def layout(**_kwargs: object) -> html.Div:
     Output("compare-body", "style"),
     Input("compare-url", "pathname"),
     Input(STORE_BACK, "data"),
+    State("compare-asked", "data"),
 )
-def load_choices(_pathname: str | None, _store_back: str | None):
+def load_choices(_pathname: str | None, _store_back: str | None, asked: dict | None):
     """Months with digests (newest first); the baseline is the month before when it has
     digests, else the next older one."""
     digests = current_services().store.digests
@@ -128,9 +131,10 @@ def load_choices(_pathname: str | None, _store_back: str | None):
             dcc.Link("Collection page", href="/collection", id="compare-empty-link"), "."],
             component_id="compare-empty", color="info")
         return instances, options, None, options, None, empty, HIDDEN
-    month = months[0]
+    asked_month = (asked or {}).get("month")
+    month = asked_month if asked_month in months[:-1] else months[0]
     before = previous_month_key(month)
-    baseline = before if before in months else months[1]
+    baseline = before if before in months else months[months.index(month) + 1]
     return instances, options, month, options, baseline, None, {}
 
 

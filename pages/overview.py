@@ -5,10 +5,14 @@ configure."""
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, dcc, html
 
+from analysis.fleet import FLEET_INSTANCE
+from analysis.overview import OverviewFilter, filter_statements, time_by_instance
 from analysis.units import human_duration, short_query_id
 from components.digest_table import period_label
 from components.empty_state import create_empty_state
@@ -18,10 +22,12 @@ from components.overview_charts import (
     top_statements_figure,
 )
 from components.store_alert import STORE_BACK
-from jobs.compare import month_over_month, previous_month_key
+from jobs.compare import change_counts, previous_month_key
 from services import current_services
 
 dash.register_page(__name__, path="/", name="Overview", order=0, title="Overview")
+
+TOP = 10  # statements in the Overview's chart and table
 
 
 def _stat_card(label: str, value: int | str, card_id: str) -> dbc.Col:
@@ -31,14 +37,25 @@ def _stat_card(label: str, value: int | str, card_id: str) -> dbc.Col:
     ])), md=3)
 
 
+def _filter(component_id: str, placeholder: str, multi: bool = False) -> html.Div:
+    return html.Div(dcc.Dropdown(id=component_id, placeholder=placeholder, multi=multi,
+                                 options=[], value=[] if multi else None),
+                    style={"minWidth": "240px" if multi else "180px"}, className="me-2")
+
+
 def layout(**_kwargs: object) -> html.Div:
     return html.Div([
         html.Div([
             html.H2("Overview", className="mb-0 me-auto"),
             html.Div(dcc.Dropdown(id="overview-month", clearable=False, placeholder="Month"),
                      style={"minWidth": "220px"}),
-        ], className="d-flex align-items-center mb-3"),
-        html.Div(id="overview-content"),
+        ], className="d-flex align-items-center mb-2"),
+        html.Div([
+            _filter("overview-filter-instances", "All instances", multi=True),
+            _filter("overview-filter-schema", "All schemas"),
+            _filter("overview-filter-user", "All users"),
+        ], id="overview-filters", className="d-flex flex-wrap justify-content-end mb-3"),
+        dcc.Loading(html.Div(id="overview-content"), delay_show=400),
         dash.dcc.Location(id="overview-url"),
     ])
 
@@ -52,9 +69,38 @@ def load_months(_pathname: str | None, _store_back: str | None, current: str | N
     return options, current if current in periods else (periods[0] if periods else None)
 
 
+@callback(Output("overview-filter-instances", "options"),
+          Output("overview-filter-instances", "value"),
+          Output("overview-filter-schema", "options"), Output("overview-filter-schema", "value"),
+          Output("overview-filter-user", "options"), Output("overview-filter-user", "value"),
+          Output("overview-filters", "style"),
+          Input("overview-month", "value"), Input(STORE_BACK, "data"),
+          State("overview-filter-instances", "value"), State("overview-filter-schema", "value"),
+          State("overview-filter-user", "value"))
+def load_filters(month: str | None, _store_back: str | None, instances: list[str] | None,
+                 schema: str | None, user: str | None):
+    """The month's instances, schemas and users (names kept with its fleet rows); what was
+    chosen stays chosen when the new month has it too."""
+    if not month:
+        return [], [], [], None, [], None, {"display": "none"}
+    services = current_services()
+    services.collection.fleet_ready(month)
+    names = services.store.digests.fleet_names(month)
+    known = sorted(services.store.digests.instances(month))
+
+    def options(values: list[str]) -> list[dict[str, str]]:
+        return [{"label": value, "value": value} for value in values]
+
+    return (options(known), [i for i in instances or [] if i in known],
+            options(names["schemas"]), schema if schema in names["schemas"] else None,
+            options(names["users"]), user if user in names["users"] else None, {})
+
+
 @callback(Output("overview-content", "children"), Input("overview-month", "value"),
-          Input(STORE_BACK, "data"))
-def show_overview(month: str | None, _store_back: str | None):
+          Input("overview-filter-instances", "value"), Input("overview-filter-schema", "value"),
+          Input("overview-filter-user", "value"), Input(STORE_BACK, "data"))
+def show_overview(month: str | None, instances: list[str] | None, schema: str | None,
+                  user: str | None, _store_back: str | None):
     services = current_services()
     summary = services.inventory.summary()
     live = services.store.instances.list()
@@ -87,7 +133,8 @@ def show_overview(month: str | None, _store_back: str | None):
     blocks.extend(_problems(services))
     blocks.extend(_latest_collection(services))
     if month:
-        blocks.extend(_month(services, month))
+        flt = OverviewFilter(frozenset(instances or ()), schema or None, user or None)
+        blocks.extend(_month(services, month, flt))
     return blocks
 
 
@@ -110,38 +157,69 @@ def _problems(services) -> list:
                       color="warning", id="overview-problems")]
 
 
-def _month(services, month: str) -> list:
-    """Charts of where the month's time went, the fleet's heaviest statements, and what
-    changed since the month before."""
+def _month(services, month: str, flt: OverviewFilter) -> list:
+    """Charts of where the month's time went, the heaviest statements, and what changed
+    since the month before; narrowed to instances, a schema or a user when asked."""
     digests = services.store.digests
-    daily = {iid: days for iid, days in digests.daily(month).items() if days}
-    totals = digests.totals(period=month)
-    blocks: list = [html.H4(f"{period_label(month)}: {human_duration(totals['query_time'])} "
-                            f"of slow queries, {int(totals['count']):,} calls",
-                            className="mt-4", id="overview-month-title")]
-    blocks.extend(_changes(services, month))
-    if daily:
-        blocks.append(dbc.Row([
-            dbc.Col(dcc.Graph(id="overview-daily", figure=daily_by_instance_figure(daily),
-                              config={"displaylogo": False}), lg=8),
-            dbc.Col(dcc.Graph(id="overview-by-instance", figure=instance_totals_figure(daily),
-                              config={"displaylogo": False}), lg=4),
-        ], className="g-3"))
     services.collection.fleet_ready(month)
-    rows, _total = digests.page(period=month, limit=10, group="fleet")
+    daily = {iid: days for iid, days in digests.daily(month).items()
+             if days and (not flt.instances or iid in flt.instances)}
+    if flt.active:
+        statements = filter_statements(digests.fleet_statements(month), flt)
+        seconds = sum(r["query_time"]["sum"] for r in statements)
+        calls = sum(r["count"] for r in statements)
+        by_instance = time_by_instance(statements)
+        rows = statements[:TOP]
+        title = (f"{period_label(month)}, {_describe(flt)}: {human_duration(seconds)} of slow "
+                 f"queries, {calls:,} calls in {len(statements):,} statements")
+    else:
+        totals = digests.totals(period=month)
+        seconds = totals["query_time"]
+        by_instance = {iid: sum(days.values()) for iid, days in daily.items()}
+        rows, _total = digests.page(period=month, limit=TOP, group="fleet")
+        title = (f"{period_label(month)}: {human_duration(seconds)} of slow queries, "
+                 f"{int(totals['count']):,} calls")
+    blocks: list = [html.H4(title, className="mt-4", id="overview-month-title")]
+    if not flt.active:
+        blocks.extend(_changes(services, month))
+    charts: list = []
+    if daily and not flt.by_statement:
+        charts.append(dbc.Col(dcc.Graph(id="overview-daily",
+                                        figure=daily_by_instance_figure(daily),
+                                        config={"displaylogo": False}), lg=8))
+    if by_instance:
+        charts.append(dbc.Col(dcc.Graph(id="overview-by-instance",
+                                        figure=instance_totals_figure(by_instance),
+                                        config={"displaylogo": False}),
+                              lg=4 if len(charts) else 6))
+    if charts:
+        blocks.append(dbc.Row(charts, className="g-3"))
+    if flt.by_statement:
+        blocks.append(html.P("A slow log gives a statement's time, not a schema's or a user's: "
+                             "these are the statements run in that schema or by that user, "
+                             "with all their time. Per day is shown without this filter.",
+                             className="text-muted small", id="overview-filter-note"))
     if not rows:
+        if flt.active:
+            blocks.append(html.P("No statement of this month matches these filters.",
+                                 className="text-muted", id="overview-no-match"))
         return blocks
-    share = totals["query_time"] or 1.0
-    blocks.append(dcc.Graph(id="overview-top-chart", figure=top_statements_figure(rows),
+    share = seconds or 1.0
+    chart_title = ("Heaviest statements across the fleet" if not flt.active
+                   else "Heaviest statements, " + _describe(flt))
+    blocks.append(dcc.Graph(id="overview-top-chart", figure=top_statements_figure(rows,
+                                                                                  chart_title),
                             config={"displaylogo": False}))
     blocks.append(dbc.Table([
         html.Thead(html.Tr([html.Th("Query ID"), html.Th("Fingerprint"),
                             html.Th("Instances", className="text-end"),
                             html.Th("Total", className="text-end"),
-                            html.Th("% of all", className="text-end"),
+                            html.Th("% of shown" if flt.active else "% of all",
+                                    className="text-end"),
                             html.Th("Calls", className="text-end")])),
         html.Tbody([html.Tr([
-            html.Td(html.Code(short_query_id(d["query_id"]), title=d["query_id"])),
+            html.Td(dcc.Link(html.Code(short_query_id(d["query_id"]), title=d["query_id"]),
+                             href=_digest_href(month, d["query_id"]))),
             html.Td(html.Code(d["fingerprint"][:110]), className="text-truncate",
                     style={"maxWidth": "560px"}),
             html.Td(f"{d.get('instance_count', 1)}", className="text-end"),
@@ -154,19 +232,38 @@ def _month(services, month: str) -> list:
     return blocks
 
 
+def _describe(flt: OverviewFilter) -> str:
+    """The filter in words, for titles: "2 instances, schema shop, user app"."""
+    parts = []
+    if flt.instances:
+        parts.append(next(iter(flt.instances)) if len(flt.instances) == 1
+                     else f"{len(flt.instances)} instances")
+    if flt.schema:
+        parts.append(f"schema {flt.schema}")
+    if flt.user:
+        parts.append(f"user {flt.user}")
+    return ", ".join(parts)
+
+
+def _digest_href(month: str, query_id: str) -> str:
+    """The fleet digest of a statement, opened on the Digests page."""
+    return "/digests?" + urlencode({"instance_id": FLEET_INSTANCE, "period": month,
+                                    "query_id": query_id})
+
+
 def _changes(services, month: str) -> list:
     """New and regressed statements against the month before, linking to Compare."""
     baseline = previous_month_key(month)
     if baseline not in services.store.digests.periods():
         return [html.P(f"No digests of {period_label(baseline)} to compare with.",
                        className="text-muted small", id="overview-changes")]
-    result = month_over_month(services.store, services.settings, month, baseline)
-    counts = result["counts"]
+    counts = change_counts(services.store, services.settings, month, baseline)
     badge = {"regressed": "danger", "new": "primary", "improved": "success", "gone": "secondary"}
     return [html.Div([
         html.Span(f"Since {period_label(baseline)}: ", className="me-2"),
         *[dcc.Link(dbc.Badge(f"{counts[name]:,} {name}", color=color, className="me-2"),
-                   href="/compare") for name, color in badge.items()],
+                   href="/compare?" + urlencode({"month": month, "tab": name}))
+          for name, color in badge.items()],
     ], id="overview-changes", className="mb-2")]
 
 

@@ -40,6 +40,7 @@ INDEXES = (
     IndexSpec(FLEET, ("period", "count")),
 )
 GROUPS = ("instance", "fleet")
+FLEET_FORMAT = "fleet-v2"  # v2: the state holds the schema and user names
 
 
 def digest_id(instance_id: str, period: str, query_id: str) -> str:
@@ -109,21 +110,38 @@ class DigestRepository:
         docs = self._backend.find(TOTALS, FindQuery(where={"period": period},
                                                     fields=("instance_id", "version")))
         pairs = sorted(f"{d.get('instance_id')}:{d.get('version')}" for d in docs)
+        pairs.insert(0, FLEET_FORMAT)  # a new format of fleet rows rebuilds them once
         return hashlib.sha256("|".join(pairs).encode()).hexdigest()[:32]
 
     def fleet_built_from(self, period: str) -> str | None:
         doc = self._backend.get(FLEET_STATE, period)
         return doc.get("source") if doc else None
 
-    def replace_fleet(self, period: str, rows: list[dict[str, Any]], source: str) -> None:
-        """Store a period's fleet rows (made by analysis.fleet) as one set, and what they
-        were built from."""
+    def replace_fleet(self, period: str, rows: list[dict[str, Any]], source: str,
+                      names: dict[str, list[str]] | None = None) -> None:
+        """Store a period's fleet rows (made by analysis.fleet) as one set, what they were
+        built from, and the schema and user names they hold (the Overview's filter choices,
+        so offering them reads one small document)."""
         docs = [{**row, "_id": f"{period}|{row['query_id']}", "period": period}
                 for row in rows]
         self._backend.replace_set(FLEET, {"period": period}, docs)
         self._backend.put(FLEET_STATE, period, {"period": period, "source": source,
-                                                "rows": len(docs),
+                                                "rows": len(docs), "names": names or {},
                                                 "built_at": utc_iso(datetime.now(UTC))})
+
+    def fleet_names(self, period: str) -> dict[str, list[str]]:
+        """{"schemas": [...], "users": [...]} of the period's statements, busiest first."""
+        doc = self._backend.get(FLEET_STATE, period) or {}
+        names = doc.get("names") or {}
+        return {"schemas": list(names.get("schemas") or []),
+                "users": list(names.get("users") or [])}
+
+    def fleet_statements(self, period: str) -> list[dict[str, Any]]:
+        """Every fleet row of a period with what the Overview's filters need (no examples,
+        no percentiles): narrowing to instances, a schema or a user reads them all."""
+        return self._backend.find(FLEET, FindQuery(where={"period": period}, fields=(
+            "query_id", "fingerprint", "count", "query_time", "users", "databases",
+            "per_instance")))
 
     def for_compare(self, period: str, instance_id: str | None = None) -> list[dict[str, Any]]:
         """A period's digests with the figures a comparison needs: one instance's, or the

@@ -242,7 +242,7 @@ def test_hostile_values_are_text_on_every_page_and_window(dash_duo, hostile_app)
     _wait(lambda: len(dash_duo.driver.find_elements(By.CSS_SELECTOR,
                                                     ".collection-log-line")) == 2,
           what="the run's log lines")
-    dash_duo.wait_for_contains_text("#collection-status", "error", timeout=10)
+    dash_duo.wait_for_contains_text("#collection-status", "failed", timeout=10)
     check("collection run log", f"{INSTANCE}: {ERROR}", MARKDOWN)
 
     # Digests: the grid, the digest's window, its examples with and without literals
