@@ -10,7 +10,22 @@ Three significant figures below a minute; two units above it (the second is roun
 
 from __future__ import annotations
 
-__all__ = ["human_duration", "short_query_id"]
+__all__ = ["human_duration", "short_query_id", "status_label"]
+
+# a stored status as people say it; assets/dashAgGridFunctions.js holds the same words
+STATUS_LABELS = {"started": "starting", "in_progress": "running", "completed": "completed",
+                 "error": "failed", "completed with warnings": "completed with warnings"}
+
+
+def status_label(status: str | None) -> str:
+    """"in_progress" -> "running"; an unknown status with its _ and - read as spaces.
+
+    >>> [status_label(s) for s in ("error", "in_progress", "backing-up", None)]
+    ['failed', 'running', 'backing up', '']
+    """
+    if not status:
+        return ""
+    return STATUS_LABELS.get(status) or status.replace("_", " ").replace("-", " ")
 
 
 def short_query_id(query_id: str) -> str:

@@ -7,7 +7,8 @@ then times, through the real HTTP API (Flask test client):
 * building the fleet rows of a month (done once per collection run, or at the first read),
 * `GET /api/digests?group=fleet&month=` (first page, sorted by total time) and a page deep
   in the list,
-* `GET /api/compare?month=` for the fleet and for one instance.
+* `GET /api/compare?month=` for the fleet and for one instance,
+* the Overview's change badges (first time and remembered) and its instance/schema filter.
 
     .venv/bin/python bench/fleet_compare.py [--digests 100000] [--instances 20]
         [--database-url sqlite:///bench/out/fleet.db | mongodb://...]
@@ -31,7 +32,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from analysis.digest import QuantileSketch, sketch_to_dict  # noqa: E402
+from analysis.overview import OverviewFilter, filter_statements  # noqa: E402
 from app import create_app  # noqa: E402
+from jobs.compare import change_counts  # noqa: E402
 from jobs.fleet import ensure_fleet  # noqa: E402
 from settings import Settings  # noqa: E402
 
@@ -91,6 +94,23 @@ def _timed(client, url: str, repeat: int = 3) -> tuple[float, int, dict]:
     return best, size, body
 
 
+def _overview(store) -> None:
+    """What the Overview does beyond the API: its change badges (cold, then remembered) and
+    narrowing the month to some instances (every fleet row read and re-totalled)."""
+    settings = Settings()
+    for label in ("changes, first time", "changes, remembered"):
+        started = time.monotonic()
+        counts = change_counts(store, settings, "2026-10")
+        print(f"{label:26} {(time.monotonic() - started) * 1000:8.0f} ms  "
+              f"· regressed {counts['regressed']:,}")
+    for label, flt in (("filter, one instance", OverviewFilter(frozenset({"db00"}))),
+                       ("filter, schema", OverviewFilter(schema="shop"))):
+        started = time.monotonic()
+        kept = filter_statements(store.digests.fleet_statements("2026-10"), flt)
+        print(f"{label:26} {(time.monotonic() - started) * 1000:8.0f} ms  "
+              f"· {len(kept):,} statements")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--digests", type=int, default=100_000, help="per month")
@@ -126,6 +146,7 @@ def main() -> None:
         elif "total" in body:
             extra = f" · {body['total']:,} rows"
         print(f"{label:26} {seconds * 1000:8.0f} ms  {size / 1024:8.0f} kB{extra}")
+    _overview(store)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory of this process: {peak:.0f} MB ({store.kind})")
 

@@ -11,6 +11,7 @@ from dash import ClientsideFunction, Input, Output, State, callback, clientside_
 
 from analysis.period import recent_months
 from auth.access import OPERATORS_ONLY_HINT, can_operate
+from components.digest_table import period_label
 from components.store_alert import STORE_BACK
 from jobs.collection import CollectionBusy, CollectionConflict, CollectionRequestError
 from services import current_services
@@ -144,7 +145,8 @@ def load_history(_finished, _run_id, _pathname, _store_back):
         rows.append({
             "collection_id": run["collection_id"],
             "started_at": (run.get("started_at") or "")[:19].replace("T", " "),
-            "period": f"{period.get('start_date', '?')} .. {period.get('end_date', '?')}",
+            "period": (period_label(run["period_key"]) if run.get("period_key")
+                       else f"{period.get('start_date', '?')} – {period.get('end_date', '?')}"),
             "status": ("completed with warnings"
                        if run.get("status") == "completed" and run.get("warnings")
                        else run.get("status")),

@@ -13,7 +13,7 @@ from dash import Input, Output, State, callback, dcc, html
 
 from analysis.fleet import FLEET_INSTANCE
 from analysis.overview import OverviewFilter, filter_statements, time_by_instance
-from analysis.units import human_duration, short_query_id
+from analysis.units import human_duration, short_query_id, status_label
 from components.digest_table import period_label
 from components.empty_state import create_empty_state
 from components.overview_charts import (
@@ -267,6 +267,13 @@ def _changes(services, month: str) -> list:
     ], id="overview-changes", className="mb-2")]
 
 
+def _run_period(run: dict) -> str:
+    period = run.get("period") or {}
+    if run.get("period_key"):
+        return period_label(run["period_key"])
+    return f"{period.get('start_date')} – {period.get('end_date')}"
+
+
 def _latest_collection(services) -> list:
     """The newest run, or where to start when nothing was collected yet."""
     runs = services.store.runs.recent(1)
@@ -278,10 +285,9 @@ def _latest_collection(services) -> list:
     blocks: list = []
     if runs:
         run = runs[0]
-        period = run.get("period") or {}
         blocks.append(html.P([
             html.Strong("Latest collection: "),
-            f"{period.get('start_date')} .. {period.get('end_date')} — {run['status']}, "
+            f"{_run_period(run)} — {status_label(run['status'])}, "
             f"{run.get('total_queries', 0):,} slow queries from "
             f"{run.get('processed_instances', 0)}/{run.get('total_instances', 0)} instances. ",
             dcc.Link("History", href="/collection"),

@@ -29,3 +29,14 @@ def test_the_browser_formats_durations_as_python_does(dash_duo, settings: Settin
         "f.signedDuration(-0.41), f.signedDuration(0), f.humanDuration(null), "
         "f.utcTime('2026-10-03T10:15:42.123456Z')];")
     assert signed == ["+12 m 5 s", "-410 ms", "0 s", "", "2026-10-03 10:15:42"]
+
+
+def test_the_browser_names_statuses_as_python_does(dash_duo, settings: Settings) -> None:
+    from analysis.units import STATUS_LABELS, status_label
+
+    dash_duo.start_server(create_app(settings))
+    dash_duo.wait_for_page(f"{dash_duo.server_url}/collection")
+    statuses = [*STATUS_LABELS, "backing-up", "in_progress", "gone", ""]
+    shown = dash_duo.driver.execute_script(
+        "return arguments[0].map(s => window.statusLabel(s));", statuses)
+    assert shown == [status_label(s) for s in statuses]
