@@ -58,6 +58,7 @@ __all__ = [
     "split_entries",
 ]
 
+_STATEMENT_ENDS = (";\n", ";", ";\r\n", ";\r")  # pt splits entries at ";\n#"
 _BANNER_ENDS = ("started with:\n", "started with:", "started with:\r\n")
 _ERROR_TEXT_CHARS = 500
 # Limits an entry must keep, or it is malformed: a store (MongoDB's int64) must hold every
@@ -547,17 +548,38 @@ def _is_banner_tail(line: str) -> bool:
 def _split(lines: Iterable[str]) -> Iterator[tuple[int, list[str]]]:
     """Yield (first line number, lines) per entry; banner lines are dropped.
 
-    The hot loop of file parsing: one or two ``startswith`` per line, no regex, and line
-    numbers are derived from buffer sizes instead of counting every line.
+    An entry starts at a ``# Time:`` line, at a ``# User@Host:`` line not right after one, and,
+    as pt-query-digest splits (at ``;\n#``), at any ``# `` line after a statement that ended
+    with ``;``: logs whose entries begin at ``# Query_time:`` or ``# Thread_id:`` exist. Until
+    the entry has its statement, its first ``use`` and ``SET`` lines are metadata, so an entry
+    whose statement is ``# administrator command: Quit;`` keeps it, as pt does.
+
+    The hot loop of file parsing: a few ``startswith`` per line, no regex, and line numbers are
+    derived from buffer sizes instead of counting every line.
     """
     buf: list[str] = []
     append = buf.append
     start = 1  # line number of buf[0]
     skipped = 0  # banner lines dropped since buf[0]
     banner = 0  # banner tail lines still expected
+    ended = False  # the entry has its statement and the last line ended with ";"
+    statement = use = set_ = False  # what the entry has had since its start
+
+    def body(line: str) -> None:
+        nonlocal statement, use, set_, ended
+        append(line)
+        if not statement:
+            if not use and line.startswith("use "):
+                use = True
+            elif not set_ and line.startswith("SET "):
+                set_ = True
+            else:
+                statement = True
+        ended = statement and line.endswith(_STATEMENT_ENDS)
+
     for line in lines:
         if line.startswith("# "):
-            if line.startswith("# Time:") or (line.startswith("# User@Host:") and not (
+            if ended or line.startswith("# Time:") or (line.startswith("# User@Host:") and not (
                     len(buf) == 1 and buf[0].startswith("# Time:"))):
                 if buf:
                     yield start, buf
@@ -565,21 +587,25 @@ def _split(lines: Iterable[str]) -> Iterator[tuple[int, list[str]]]:
                 skipped = 0
                 buf = [line]
                 append = buf.append
+                statement = use = set_ = False
             else:
                 append(line)
             banner = 0
+            if line.startswith("# administrator command:"):
+                statement = True
+            ended = statement and line.endswith(_STATEMENT_ENDS)
         elif banner:
             if _is_banner_tail(line):
                 banner -= 1
                 skipped += 1
             else:
                 banner = 0
-                append(line)
+                body(line)
         elif line.endswith(_BANNER_ENDS) and ", Version: " in line:
             banner = 2
             skipped += 1
         else:
-            append(line)
+            body(line)
     if buf:
         yield start, buf
 

@@ -165,10 +165,15 @@ _PT_EVENT_FILTER = (
 @pytest.fixture(scope="session")
 def pt_events(mariadb_slowlog) -> list[dict]:
     """Every event of the real slow log as pt-query-digest parses it, in file order."""
+    return pt_events_of(mariadb_slowlog)
+
+
+def pt_events_of(path) -> list[dict]:
+    """Every event of a slow log file as pt-query-digest parses it, in file order."""
     import subprocess
 
     pt = _require_pt()
-    out = subprocess.run([pt, "--no-report", "--filter", _PT_EVENT_FILTER, str(mariadb_slowlog)],
+    out = subprocess.run([pt, "--no-report", "--filter", _PT_EVENT_FILTER, str(path)],
                          capture_output=True, check=True, timeout=300).stdout
     events = []
     for raw in out.split(b"\n"):
