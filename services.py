@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from flask import current_app
 
 from jobs.collection import CollectionService
+from jobs.explain_on_demand import Explainer
 from jobs.inventory import InventoryService
 from jobs.realtime import RealtimeService
 from jobs.scheduler import Scheduler
@@ -30,6 +31,7 @@ class Services:
     collection: CollectionService
     realtime: RealtimeService
     scheduler: Scheduler | None = None
+    explainer: Explainer | None = None  # EXPLAIN on demand without a server (the demo)
 
 
 def current_services() -> Services:

@@ -10,8 +10,11 @@ from flask import Blueprint, jsonify
 
 from analysis.fleet import FLEET_INSTANCE
 from analysis.masking import mask_digest
+from api.body import json_body
 from api.errors import ApiError
 from api.params import choice, literals, month, period, query_args, sort_field, text, whole
+from auth.access import operator_required
+from jobs.explain_on_demand import ExplainRefused, explain_digest
 from services import current_services
 from store.digests import GROUPS, SORTABLE
 
@@ -67,3 +70,20 @@ def get_digest(instance_id: str, period: str, query_id: str):
     if digest is None:
         raise ApiError("no such digest", 404)
     return jsonify(digest if args["literals"] else mask_digest(digest))
+
+
+@blueprint.post("/<instance_id>/<period>/<query_id>/explain")
+@operator_required
+def explain_on_demand(instance_id: str, period: str, query_id: str):
+    """EXPLAIN the digest's slowest explainable example on its instance now; 201 with the
+    stored plan's {plan_id, plan_hash}. The body, if any, must be an empty JSON object."""
+    query_args()
+    if json_body():
+        raise ApiError("this request takes no body fields")
+    services = current_services()
+    try:
+        plan = explain_digest(services.store, services.settings, instance_id, period, query_id,
+                              explainer=services.explainer)
+    except ExplainRefused as exc:
+        raise ApiError(exc.message, exc.status) from None
+    return jsonify(plan), 201

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
+from analysis.live_position import link_captures
 from analysis.masking import mask_capture
 from analysis.safe_text import excerpt
 from api.body import json_body
@@ -66,9 +67,13 @@ def status():
 def queries():
     args = query_args(instance_id=text(), since=timestamp(), limit=whole(100, 1, 1000),
                       literals=literals())
-    rows = current_services().store.captures.recent(
+    store = current_services().store
+    rows = store.captures.recent(
         instance_id=args["instance_id"], since=args["since"], limit=args["limit"])
-    rows = [{k: r.get(k) for k in QUERY_FIELDS} for r in rows]
+    # each statement's digest (its month's, else the latest collected) and where the live
+    # duration sits in it: one read per distinct (instance, query id)
+    links = link_captures(rows, store.digests.for_statement)
+    rows = [{**{k: r.get(k) for k in QUERY_FIELDS}, **links[r["id"]]} for r in rows]
     if not args["literals"]:
         rows = [mask_capture(row) for row in rows]
     return jsonify({"queries": rows})

@@ -17,21 +17,11 @@ from dash import dcc, html
 from plotly.subplots import make_subplots
 
 from analysis.masking import mask_literals
-from analysis.units import short_query_id
+from analysis.units import human_duration, short_query_id
 from components.digest_table import period_label
 
 TOP_NAMES = 10
 _HOUR_MS = 3_600_000
-
-
-def format_seconds(value: float | None) -> str:
-    """Seconds for reading: 3 decimals from 1 s up, microsecond precision below."""
-    if value is None:
-        return "—"
-    if abs(value) >= 1:
-        return f"{value:,.3f}"
-    text = f"{value:.6f}".rstrip("0").rstrip(".")
-    return text or "0"
 
 
 def format_count(value: float | None) -> str:
@@ -70,8 +60,8 @@ def create_stats_table(digest: Mapping[str, Any]) -> dbc.Table:
     body = [html.Tr([html.Th("Calls", scope="row"),
                      html.Td(format_count(digest.get("count")), className="text-end")]
                     + [html.Td("", className="text-end") for _ in _STAT_KEYS[1:]])]
-    metrics = [("Query time (s)", "query_time", format_seconds),
-               ("Lock time (s)", "lock_time", format_seconds),
+    metrics = [("Query time", "query_time", human_duration),
+               ("Lock time", "lock_time", human_duration),
                ("Rows sent", "rows_sent", format_count),
                ("Rows examined", "rows_examined", format_count),
                ("Rows affected", "rows_affected", format_count),
@@ -143,7 +133,7 @@ def create_digest_summary(digest: Mapping[str, Any],
     if total_query_time:
         facts.append(("Share of the fleet's time" if digest.get("instance_ids")
                       else "Share of the instance's time",
-                      f"{qt_sum / total_query_time * 100:.2f} %"))
+                      f"{qt_sum / total_query_time * 100:.1f} %"))
     facts += [("First seen", format_time(digest.get("first_seen"))),
               ("Last seen", format_time(digest.get("last_seen")))]
     fact_list = dbc.Row([
@@ -195,8 +185,8 @@ def create_instance_breakdown(per_instance: list[Mapping[str, Any]]) -> html.Div
                                id={"type": "digest-instance-link",
                                    "instance_id": part["instance_id"]})),
             html.Td(format_count(part.get("count")), className="text-end"),
-            html.Td(f"{format_seconds(part.get('query_time'))} s", className="text-end"),
-            html.Td(f"{format_seconds(part.get('p95'))} s", className="text-end"),
+            html.Td(human_duration(part.get("query_time")), className="text-end"),
+            html.Td(human_duration(part.get("p95")), className="text-end"),
             html.Td(dbc.Progress(value=share, label=f"{share:.1f} %", style={"height": "18px"},
                                  className="instance-share"), style={"minWidth": "160px"}),
         ]))
@@ -223,7 +213,7 @@ def create_digest_examples(examples: list[Mapping[str, Any]] | None,
         sql = example.get("sql") or ""
         text = sql if show_literals else mask_literals(sql)
         meta: list[Any] = [
-            html.Strong(f"{format_seconds(example.get('query_time'))} s"),
+            html.Strong(human_duration(example.get("query_time"))),
             html.Span(f" · {format_time(example.get('time'))}", className="text-muted"),
         ]
         if example.get("db"):

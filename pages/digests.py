@@ -7,7 +7,9 @@ its statistics, masked example statements and per-hour chart.
 
 from __future__ import annotations
 
+import time
 from typing import Any
+from urllib.parse import parse_qs
 
 import dash
 import dash_bootstrap_components as dbc
@@ -26,13 +28,14 @@ from dash import (
 from dash.exceptions import PreventUpdate
 
 from analysis.fleet import FLEET_INSTANCE
-from analysis.units import short_query_id
-from auth.access import can_operate
+from analysis.live_position import distinct_plans, position
+from analysis.units import human_duration, short_query_id
+from auth.access import OPERATORS_ONLY_HINT, can_operate
 from components.digest_detail import (
     create_digest_examples,
     create_digest_summary,
-    format_seconds,
 )
+from components.digest_live import create_caught_running, plan_href
 from components.digest_table import (
     ALL_INSTANCES,
     CSV_MAX_ROWS,
@@ -46,11 +49,16 @@ from components.digest_table import (
 )
 from components.empty_state import create_empty_state
 from components.store_alert import STORE_BACK
+from jobs.explain_on_demand import ExplainRefused, explain_digest
 from services import current_services
 
 dash.register_page(__name__, path="/digests", name="Digests", order=3, title="Digests")
 
 GRID = "digests-grid"
+LONGEST = 5  # live executions listed in a digest's window
+URL_KEYS = ("instance_id", "period", "query_id")
+EXPLAIN_HINT = ("EXPLAIN the slowest example that can be explained, now, on this instance "
+                "(read-only, time-limited; the plan is stored with this statement)")
 
 
 def _instance(value: str | None) -> str | None:
@@ -69,6 +77,17 @@ def _modal() -> dbc.Modal:
         dbc.ModalHeader(dbc.ModalTitle(id="digest-modal-title")),
         dbc.ModalBody([
             html.Div(id="digest-detail"),
+            html.Div([
+                html.H6("Caught running", className="mt-3"),
+                html.Div(id="digest-live"),
+                html.Div(html.Div([  # bootstrap's d-flex would win over display: none
+                    dbc.Button("Run EXPLAIN", id="digest-run-explain", color="primary",
+                               outline=True, size="sm", className="me-2 text-nowrap",
+                               disabled=not can_operate(),
+                               title=EXPLAIN_HINT if can_operate() else OPERATORS_ONLY_HINT),
+                    html.Span(id="digest-explain-result", className="small"),
+                ], className="d-flex align-items-center mb-2"), id="digest-explain-row"),
+            ], id="digest-live-section"),
             html.Div([
                 html.H6("Example statements (slowest first)", className="mb-0 me-auto"),
                 dbc.Switch(id="digest-show-literals", label="Show literals", value=False,
@@ -114,6 +133,7 @@ def layout(**_kwargs: object) -> html.Div:
         dcc.Download(id="digests-download"),
         dcc.Store(id="digests-selected"),
         dcc.Store(id="digests-refreshed"),
+        dcc.Store(id="digest-explain-done"),
         _modal(),
     ])
 
@@ -192,13 +212,13 @@ def _summary(matching: int, totals: dict[str, float], filtered: bool,
         head = (f"{matching:,} {noun} match" if filtered
                 else f"{matching:,} {noun} on {fleet_instances:,} instances")
         return [head, f" · {int(totals['count']):,} calls · "
-                f"{format_seconds(totals['query_time'])} s of query time in the period"]
+                f"{human_duration(totals['query_time'])} of query time in the period"]
     digests = int(totals["digests"])
     noun = "digest" if digests == 1 else "digests"
     head = (f"{matching:,} of {digests:,} {noun} match" if filtered
             else f"{digests:,} {noun}")
     return [head, f" · {int(totals['count']):,} calls · "
-            f"{format_seconds(totals['query_time'])} s of query time in the period"]
+            f"{human_duration(totals['query_time'])} of query time in the period"]
 
 
 @callback(
@@ -271,6 +291,28 @@ def open_digest(cell: dict | None):
     return True, {"instance_id": instance_id, "period": period, "query_id": query_id}, False
 
 
+def _selected_from_url(search: str | None) -> dict | None:
+    """`?instance_id=..&period=..&query_id=..` (a capture's digest link) -> the selection."""
+    args = parse_qs((search or "").lstrip("?"))
+    values = {key: (args.get(key) or [""])[0].strip() for key in URL_KEYS}
+    return values if all(values.values()) else None
+
+
+@callback(
+    Output("digest-modal", "is_open", allow_duplicate=True),
+    Output("digests-selected", "data", allow_duplicate=True),
+    Output("digest-show-literals", "value", allow_duplicate=True),
+    Input("digests-url", "search"),
+    prevent_initial_call="initial_duplicate",
+)
+def open_from_url(search: str | None):
+    """A link such as the Real-time page's opens that digest's window at once."""
+    selected = _selected_from_url(search)
+    if selected is None:
+        raise PreventUpdate
+    return True, selected, False
+
+
 @callback(
     Output("digests-selected", "data", allow_duplicate=True),
     Input({"type": "digest-instance-link", "instance_id": ALL}, "n_clicks"),
@@ -332,3 +374,62 @@ def show_examples(selected: dict | None, show_literals: bool | None):
     return create_digest_examples(digest.get("examples"),
                                   bool(show_literals) and can_operate())
 
+
+@callback(
+    Output("digest-live", "children"),
+    Output("digest-explain-row", "style"),
+    Output("digest-explain-result", "children", allow_duplicate=True),
+    Input("digests-selected", "data"),
+    Input("digest-explain-done", "data"),
+    prevent_initial_call=True,
+)
+def show_live(selected: dict | None, _explained: Any):
+    """How often the statement was caught running, its longest runs placed in the month, and
+    its plans; the EXPLAIN button only for one instance's digest (the fleet row has none)."""
+    digest = _load(selected)
+    if digest is None:
+        return [], {"display": "none"}, ""
+    store = current_services().store
+    fleet = digest["instance_id"] == FLEET_INSTANCE
+    instance_id = None if fleet else digest["instance_id"]
+    query_id = digest["query_id"]
+    longest = store.captures.longest(query_id, instance_id, limit=LONGEST)
+    for capture in longest:
+        capture["position"] = position(digest.get("query_time"), digest.get("sketch"),
+                                       float(capture.get("duration") or 0.0),
+                                       digest["period"]).to_dict()
+    plans = distinct_plans(store.plans.list(instance_id=instance_id, query_id=query_id))
+    body = create_caught_running(store.captures.count_for(query_id, instance_id), longest,
+                                 plans, fleet)
+    message = "" if ctx.triggered_id == "digests-selected" else no_update
+    return body, {"display": "none"} if fleet else {}, message
+
+
+@callback(
+    Output("digest-explain-result", "children"),
+    Output("digest-explain-done", "data"),
+    Input("digest-run-explain", "n_clicks"),
+    State("digests-selected", "data"),
+    running=[(Output("digest-run-explain", "disabled"), True, False)],
+    prevent_initial_call=True,
+)
+def run_explain(clicks: int | None, selected: dict | None):
+    """EXPLAIN on demand (operators only, checked here again: a viewer's button is disabled
+    but a callback can be called by hand)."""
+    if not clicks or not selected:
+        raise PreventUpdate
+    if not can_operate():
+        return html.Span(OPERATORS_ONLY_HINT, className="text-danger"), no_update
+    services = current_services()
+    try:
+        plan = explain_digest(services.store, services.settings, selected["instance_id"],
+                              selected["period"], selected["query_id"],
+                              explainer=services.explainer)
+    except ExplainRefused as exc:
+        return html.Span(exc.message, className="text-danger", id="digest-explain-error"), \
+            no_update
+    done = html.Span(["Plan recorded: ", html.A(html.Code(plan["plan_hash"][:12]),
+                                                href=plan_href(plan["plan_id"]))],
+                     className="text-success", id="digest-explain-ok")
+    # a new value every time, so the plans list reloads even when the same plan comes back
+    return done, {"plan_id": plan["plan_id"], "at": time.time()}

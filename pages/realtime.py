@@ -10,6 +10,7 @@ import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, dcc, html, no_update
 
+from analysis.live_position import NOT_COLLECTED, link_captures
 from analysis.masking import mask_literals, mask_message, mask_plan_and_findings
 from analysis.sqlformat import format_sql
 from analysis.units import short_query_id
@@ -31,6 +32,12 @@ COLUMNS = [
     {"field": "db", "headerName": "DB", "maxWidth": 130},
     {"field": "sql", "headerName": "Statement (literals masked)", "flex": 3, "minWidth": 320},
     {"field": "plan", "headerName": "Plan", "maxWidth": 110},
+    # the statement's digest (its month's, else the latest collected) and where this run
+    # sits in it; the tooltip has the share of the month's calls and its percentiles
+    {"field": "digest", "headerName": "Digest", "cellRenderer": "markdown", "minWidth": 190,
+     "maxWidth": 210, "filter": False, "tooltipField": "digest_note"},
+    {"field": "position", "headerName": "In its month", "minWidth": 170,
+     "tooltipField": "position_detail"},
 ]
 
 
@@ -160,9 +167,11 @@ def switch_instances(enabled: list[str] | None, options: list[dict], ticks: int 
     Input("realtime-since", "value"),
 )
 def load_captures(_tick: int | None, instance_id: str | None, hours: int | None):
-    rows = current_services().store.captures.recent(instance_id=instance_id or None,
-                                                     since=_since(hours), limit=1000)
-    return [{
+    store = current_services().store
+    rows = store.captures.recent(instance_id=instance_id or None, since=_since(hours),
+                                 limit=1000)
+    links = link_captures(rows, store.digests.for_statement)
+    return [{**_digest_cells(links[r["id"]]),
         "id": r["id"], "start": r["start"][:19].replace("T", " "),
         "instance_id": r["instance_id"], "duration": r.get("duration"),
         "state": "completed" if r.get("finished") else "in_progress",
@@ -170,6 +179,16 @@ def load_captures(_tick: int | None, instance_id: str | None, hours: int | None)
         "sql": " ".join(mask_literals(r.get("sql_text") or "").split())[:300],
         "plan": "yes" if r.get("plan_id") else ("error" if r.get("plan_error") else "—"),
     } for r in rows]
+
+
+def _digest_cells(link: dict) -> dict:
+    """The grid's Digest link (markdown) and position text for one capture."""
+    digest, where = link.get("digest"), link.get("position")
+    if digest is None:
+        return {"digest": f"*{NOT_COLLECTED}*", "digest_note": NOT_COLLECTED,
+                "position": "", "position_detail": None}
+    return {"digest": f"[{digest['period_label']}]({digest['url']})", "digest_note": None,
+            "position": where["short"], "position_detail": where["detail"]}
 
 
 @callback(
@@ -213,11 +232,22 @@ def open_capture(capture_id: str | None, show_literals: bool | None):
                 f"{capture.get('user')} @ {capture.get('host')} / {capture.get('db') or '—'}")]),
             html.Tr([html.Th("Started / last seen"), html.Td(
                 f"{capture['start']} / {capture.get('last_seen')}")]),
+            html.Tr([html.Th("Digest"), html.Td(_digest_link(
+                link_captures([capture], services.store.digests.for_statement)[capture["id"]]))]),
         ])], size="sm", bordered=False, className="mt-2"),
         html.H5("Plan"),
         _plan_summary(capture, plan, bool(show_literals)),
     ]
     return True, title, body
+
+
+def _digest_link(link: dict) -> html.Span:
+    digest, where = link.get("digest"), link.get("position")
+    if digest is None:
+        return html.Span(NOT_COLLECTED, className="text-muted", id="realtime-digest")
+    return html.Span([html.A(f"{digest['period_label']} digest", href=digest["url"]),
+                      html.Span(f" · {where['label']}", title=where["detail"])],
+                     id="realtime-digest")
 
 
 def _plan_summary(capture: dict, plan: dict | None, show_literals: bool) -> html.Div:

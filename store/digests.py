@@ -38,7 +38,10 @@ INDEXES = (
     IndexSpec(HOURLY, ("instance_id", "period")),
     IndexSpec(FLEET, ("period", "query_time.sum")),
     IndexSpec(FLEET, ("period", "count")),
+    # one statement's digests over every period (a live capture finds its month's digest)
+    IndexSpec(COLLECTION, ("instance_id", "query_id")),
 )
+STATEMENT_FIELDS = ("instance_id", "period", "query_id", "count", "query_time", "sketch")
 GROUPS = ("instance", "fleet")
 FLEET_FORMAT = "fleet-v2"  # v2: the state holds the schema and user names
 
@@ -237,3 +240,14 @@ class DigestRepository:
             hourly = self._backend.get(HOURLY, key)
             doc["hourly"] = hourly["hourly"] if hourly else {}
         return doc
+
+    def for_statement(self, instance_id: str, query_id: str) -> list[dict[str, Any]]:
+        """One instance's digests of one statement in every stored period, newest first, with
+        what placing a live duration needs (the quantile sketch, no examples or series): a
+        capture is measured against its month's digest, or the latest month that has it."""
+        docs = self._backend.find(COLLECTION, FindQuery(
+            where={"instance_id": instance_id, "query_id": query_id},
+            sort=("period", -1), fields=STATEMENT_FIELDS))
+        for doc in docs:
+            doc.pop("_id", None)
+        return docs
