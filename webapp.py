@@ -28,6 +28,7 @@ from collectors.processlist import connection_params
 from components.constants import APP_TITLE
 from components.shell import create_shell
 from jobs.collection import CollectionService
+from jobs.explain_on_demand import Explainer
 from jobs.inventory import InventoryService
 from jobs.realtime import PlanRecorder, RealtimeService
 from jobs.scheduler import Scheduler
@@ -83,14 +84,36 @@ def shutdown_services(services: Services) -> None:
     services.store.close()
 
 
+def _realtime_service(settings: Settings, store: Store) -> RealtimeService:
+    """Real-time capture on the instances' servers, or, in the demo, on simulated
+    processlists with plans recorded from a real MariaDB (the demo has no server to reach)."""
+    if not settings.demo:
+        return RealtimeService(settings, store, plan_recorder=_plan_recorder(settings, store))
+    from demo.processlist import simulated_reader
+    from demo.recorded_plans import demo_plan_recorder, seed_plan_history
+
+    latest = previous_month(datetime.now(UTC).date())
+    # before the scheduler's first poll, whose plans must come after the seeded months'
+    seed_plan_history(store, previous_month(latest.start), latest)
+    return RealtimeService(settings, store, plan_recorder=demo_plan_recorder(store),
+                           reader_factory=simulated_reader)
+
+
+def _demo_explainer() -> Explainer:
+    """EXPLAIN on demand in the demo: its plans recorded from a real MariaDB."""
+    from demo.recorded_plans import explain_recorded
+
+    return lambda instance, sql, _db: explain_recorded(sql, instance["instance_id"])
+
+
 def build_app(settings: Settings) -> dash.Dash:
     """Build the Dash app, its API and (behind a setting) its scheduler from one Settings."""
     store = open_store(settings.database_url)
     services = Services(settings=settings, store=store,
                         inventory=InventoryService(settings, store),
                         collection=CollectionService(settings, store),
-                        realtime=RealtimeService(settings, store,
-                                                 plan_recorder=_plan_recorder(settings, store)))
+                        realtime=_realtime_service(settings, store),
+                        explainer=_demo_explainer() if settings.demo else None)
     app = dash.Dash(
         __name__,
         use_pages=True,

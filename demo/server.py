@@ -4,11 +4,14 @@ An in-process AWS emulator (moto's server) holds the tagged fleet of demo/fleet.
 months of realistic slow-log events for every collection target (Aurora members in their
 cluster's log group): instances differ, and the later month has a regression, a new and a
 vanished statement, for the Compare page. The app uses its own embedded database
-(`data/demo.db`), and every page is marked DEMO.
+(`data/demo.db`, made anew at every start), and every page is marked DEMO. The real-time
+targets are simulated processlists (demo/processlist.py) and plans are real MariaDB EXPLAIN
+output recorded once (demo/recorded_plans.py); webapp.py wires both in when settings.demo.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import threading
@@ -21,6 +24,15 @@ from demo.slowlog_generator import COUPON_LOOKUP, TEMPLATES, Workload, generate
 from settings import Settings
 
 EVENTS_PER_INSTANCE = 1500
+DEMO_DB = "data/demo.db"
+
+
+def _start_afresh(path: str) -> None:
+    """Remove the previous demo run's database: the emulator starts empty every time, and the
+    plan history seeded for the two demo months must not meet sightings from other months."""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path + suffix)
 
 
 def _start_emulator() -> str:
@@ -99,6 +111,7 @@ def start_demo(settings: Settings, seed: int = 7) -> Settings:
 
     database_url = settings.database_url
     if database_url == Settings().database_url:
-        database_url = "sqlite:///data/demo.db"
+        database_url = f"sqlite:///{DEMO_DB}"
+        _start_afresh(DEMO_DB)
     return replace(settings, aws_region=REGION, aws_endpoint_url=endpoint,
                    database_url=database_url, demo=True)

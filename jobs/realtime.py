@@ -47,6 +47,9 @@ MAX_BACKOFF_SECONDS = 15.0  # after an RDS reboot capture resumes within 15 s: s
 Retired = tuple[str, ProcesslistReader | None]
 # (instance document, capture document) -> plan_id or None; set by whoever wires EXPLAIN in.
 PlanRecorder = Callable[[dict[str, Any], dict[str, Any]], str | None]
+# instance document -> its reader (read(), source, close(), like ProcesslistReader); the demo
+# passes a simulated processlist, everything else polls the server (see _checkout_reader).
+ReaderFactory = Callable[[dict[str, Any]], ProcesslistReader]
 
 
 @dataclass(frozen=True)
@@ -62,10 +65,12 @@ class RealtimeService:
     """Owns the tracker, the per-instance readers and the switches."""
 
     def __init__(self, settings: Settings, store: Store,
-                 plan_recorder: PlanRecorder | None = None) -> None:
+                 plan_recorder: PlanRecorder | None = None,
+                 reader_factory: ReaderFactory | None = None) -> None:
         self._settings = settings
         self._store = store
         self._plan_recorder = plan_recorder
+        self._reader_factory = reader_factory
         self._tracker = CaptureTracker(
             min_seconds=settings.realtime_min_seconds,
             capture_filter=CaptureFilter(
@@ -231,7 +236,10 @@ class RealtimeService:
         with self._lock:
             reader = self._readers.get(iid)
         if reader is None:
-            reader = ProcesslistReader(connection_params(instance, self._settings))
+            if self._reader_factory is not None:
+                reader = self._reader_factory(instance)
+            else:
+                reader = ProcesslistReader(connection_params(instance, self._settings))
             with self._lock:
                 reader = self._readers.setdefault(iid, reader)
         return reader
