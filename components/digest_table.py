@@ -257,7 +257,7 @@ COLUMNS: list[dict[str, Any]] = [
     {"field": "p95_time", "headerName": "p95", "valueFormatter": DURATION, **_NUMERIC},
     {"field": "max_time", "headerName": "Max", "valueFormatter": DURATION, **_NUMERIC},
     {"field": "rows_examined", "headerName": "Rows examined",
-     "valueFormatter": _number(",d"), **_NUMERIC},
+     "valueFormatter": _number(",d"), **_NUMERIC, "minWidth": 120, "maxWidth": 160},
     {"field": "rows_sent", "headerName": "Rows sent", "valueFormatter": _number(",d"),
      **_NUMERIC},
     {"field": "lock_time", "headerName": "Lock time", "valueFormatter": DURATION,

@@ -46,10 +46,10 @@ def layout(**_kwargs: object) -> html.Div:
                className="text-muted"),
         dbc.Row([
             dbc.Col([dbc.Label("Month (UTC)"),
-                     dcc.Dropdown(id="collection-month", clearable=False)], md=2),
+                     dcc.Dropdown(id="collection-month", clearable=False)], md=3, lg=2),
             dbc.Col([dbc.Label("Instances"),
                      dcc.Dropdown(id="collection-instances", multi=True,
-                                  placeholder="Collection targets")], md=8),
+                                  placeholder="Collection targets")], md=7, lg=8),
             dbc.Col(dbc.Button("Collect", id="collection-start", color="primary",
                                className="w-100", disabled=not can_operate(),
                                title=None if can_operate() else OPERATORS_ONLY_HINT),
@@ -68,9 +68,11 @@ def layout(**_kwargs: object) -> html.Div:
         html.H4("History"),
         html.P("Click a run to follow it (or replay its log).", className="text-muted small"),
         dag.AgGrid(id="collection-history", columnDefs=HISTORY_COLUMNS, rowData=[],
-                   defaultColDef={"sortable": True, "resizable": True, "flex": 1},
+                   defaultColDef={"sortable": True, "resizable": True, "flex": 1,
+                                  "wrapHeaderText": True, "autoHeaderHeight": True},
                    dashGridOptions={"domLayout": "autoHeight", "pagination": True,
-                                    "paginationPageSize": 10},
+                                    "paginationPageSize": 10,
+                                    "paginationPageSizeSelector": False},
                    getRowId="params.data.collection_id", className="ag-theme-quartz"),
     ])
 
@@ -90,8 +92,8 @@ def load_choices(_pathname: str | None, _store_back: str | None):
                 + ("" if i["collect_target"] else " — not tagged env=prd"),
                 "value": i["instance_id"]} for i in instances]
     targets = [i["instance_id"] for i in instances if i["collect_target"]]
-    return ([{"label": m.key, "value": m.key} for m in months], months[0].key, options,
-            targets)
+    return ([{"label": period_label(m.key), "value": m.key} for m in months], months[0].key,
+            options, targets)
 
 
 @callback(

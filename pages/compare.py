@@ -44,7 +44,7 @@ COLUMNS = [
      "tooltipField": "fingerprint", "cellClass": "font-monospace small"},
     {"field": "delta", "headerName": "Total change",
      "valueFormatter": {"function": "signedDuration(params.value)"},
-     "type": "rightAligned", "width": 140, "sort": "desc"},
+     "type": "rightAligned", "width": 165, "sort": "desc"},
     {"field": "calls", "headerName": "Calls", "width": 150, "sortable": False},
     {"field": "per_call", "headerName": "Per call", "width": 170, "sortable": False},
     {"field": "causes", "headerName": "Why", "flex": 3, "minWidth": 300,

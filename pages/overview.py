@@ -55,7 +55,9 @@ def layout(**_kwargs: object) -> html.Div:
             _filter("overview-filter-schema", "All schemas"),
             _filter("overview-filter-user", "All users"),
         ], id="overview-filters", className="d-flex flex-wrap justify-content-end mb-3"),
-        dcc.Loading(html.Div(id="overview-content"), delay_show=400),
+        # the cards' and charts' rows have negative gutters: no sideways scroll for them
+        dcc.Loading(html.Div(id="overview-content", style={"overflowX": "hidden"}),
+                    delay_show=400),
         dash.dcc.Location(id="overview-url"),
     ])
 

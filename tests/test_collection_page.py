@@ -22,9 +22,9 @@ def test_collect_shows_live_progress_to_100_and_the_history(dash_duo,
     dash_duo.start_server(app)
     dash_duo.wait_for_page(f"{dash_duo.server_url}/collection")
 
-    dash_duo.select_dcc_dropdown("#collection-month", value="2026-10")
+    dash_duo.select_dcc_dropdown("#collection-month", value="October 2026")
     dash_duo.wait_for_text_to_equal("#collection-month .Select-value-label, "
-                                    "#collection-month .dash-dropdown-value", "2026-10")
+                                    "#collection-month .dash-dropdown-value", "October 2026")
     dash_duo.find_element("#collection-start").click()
     dash_duo.wait_for_contains_text("#collection-start-result", "started for 2026-10-01")
     dash_duo.wait_for_contains_text("#collection-progress", "100 %", timeout=30)
