@@ -13,8 +13,9 @@ from dash import Input, Output, State, callback, dcc, html, no_update
 from analysis.live_position import NOT_COLLECTED, link_captures
 from analysis.masking import mask_literals, mask_message, mask_plan_and_findings
 from analysis.sqlformat import format_sql
-from analysis.units import short_query_id
+from analysis.units import human_duration, short_query_id
 from auth.access import can_operate
+from components.digest_table import DURATION
 from services import current_services
 from store.flags import utc_iso
 
@@ -25,8 +26,8 @@ SINCE_OPTIONS = [{"label": "Last hour", "value": 1}, {"label": "Last 24 hours", 
 COLUMNS = [
     {"field": "start", "headerName": "Started (UTC)", "minWidth": 180, "sort": "desc"},
     {"field": "instance_id", "headerName": "Instance"},
-    {"field": "duration", "headerName": "Seconds", "maxWidth": 120,
-     "valueFormatter": {"function": "d3.format(',.1f')(params.value)"}},
+    {"field": "duration", "headerName": "Duration", "maxWidth": 120, "type": "rightAligned",
+     "valueFormatter": DURATION},
     {"field": "state", "headerName": "", "maxWidth": 110, "cellRenderer": "StatusBadge"},
     {"field": "user", "headerName": "User", "maxWidth": 130},
     {"field": "db", "headerName": "DB", "maxWidth": 130},
@@ -217,7 +218,8 @@ def open_capture(capture_id: str | None, show_literals: bool | None):
     sql = capture.get("sql_text") or ""
     shown = sql if show_literals else mask_literals(sql)
     plan = services.store.plans.get(capture["plan_id"]) if capture.get("plan_id") else None
-    title = f"{capture['instance_id']} · pid {capture['pid']} · {capture['duration']:.1f} s"
+    title = (f"{capture['instance_id']} · pid {capture['pid']} · "
+             f"{human_duration(capture['duration'])}")
     body = [
         html.Div([dcc.Clipboard(target_id="realtime-sql", className="float-end"),
                   html.Pre(format_sql(shown), id="realtime-sql",
