@@ -37,6 +37,7 @@ from settings import Settings
 from store import Store, open_store
 
 ROOT = Path(__file__).resolve().parent
+FLEET_REFRESH_SECONDS = 300
 log = logging.getLogger("slowquery")
 
 
@@ -60,6 +61,10 @@ def _start_scheduler(settings: Settings, services: Services) -> Scheduler:
             "inventory-refresh", services.inventory.refresh,
             seconds=settings.inventory_refresh_minutes * 60, run_now=True,
         )
+    # stale fleet views (an upgrade, digests replaced outside a run) are rebuilt here, not
+    # by the first page that reads them
+    scheduler.add_interval_job("fleet-views", services.collection.refresh_stale_fleets,
+                               seconds=FLEET_REFRESH_SECONDS, run_now=True)
     scheduler.add_interval_job("realtime-capture",
                                lambda: services.realtime.poll_once(wait_for_all=False),
                                seconds=settings.realtime_interval_seconds)

@@ -296,6 +296,17 @@ class CollectionService:
         """Make the period's fleet rows current before they are read (see jobs/fleet.py)."""
         ensure_fleet(self._store, period)
 
+    def refresh_stale_fleets(self) -> list[str]:
+        """Rebuild every period's fleet rows that are stale (digests replaced outside a run,
+        or rows of an older format after an upgrade), so no page waits for a rebuild of
+        100,000 statements; the scheduler runs it at start and every few minutes. Returns
+        the periods rebuilt."""
+        rebuilt = []
+        for period in self._store.digests.periods():
+            if ensure_fleet(self._store, period) is not None:
+                rebuilt.append(period)
+        return rebuilt
+
     def _refresh_fleet(self, recorder: RunRecorder, period: Period) -> None:
         """Rebuild the period's fleet rows from every instance's digests (those of this run and
         those collected before); a failure is a warning, the instances' digests stand."""

@@ -111,7 +111,7 @@ def test_scheduler_refreshes_at_start(aws_settings: Settings) -> None:
         health = app.server.test_client().get("/healthz").get_json()
         assert health["scheduler"]["running"] is True
         assert sorted(j["id"] for j in health["scheduler"]["jobs"]) == [
-            "inventory-refresh", "realtime-capture"]
+            "fleet-views", "inventory-refresh", "realtime-capture"]
     finally:
         services.scheduler.shutdown()
 

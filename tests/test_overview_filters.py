@@ -152,3 +152,15 @@ def test_the_overview_narrows_to_instances_schema_and_user(dash_duo, settings: S
     assert "query_id=" + ids[SEARCH] in link.get_attribute("href")
     severe = [e for e in dash_duo.get_logs() or [] if e.get("level") == "SEVERE"]
     assert severe == [], severe
+
+
+def test_stale_fleet_views_are_rebuilt_in_the_background(settings: Settings) -> None:
+    """The scheduler's fleet-views job rebuilds what an upgrade left stale, so the first page
+    that reads the month does not wait for it."""
+    services = create_app(settings).server.extensions["slowquery"]
+    _fill(services.store)
+    assert services.collection.refresh_stale_fleets() == ["2026-10"]  # never built yet
+    assert services.collection.refresh_stale_fleets() == []  # current: nothing to do
+    services.store.digests.replace_fleet("2026-10", [], "an older source")
+    assert services.collection.refresh_stale_fleets() == ["2026-10"]
+    assert len(services.store.digests.fleet_statements("2026-10")) == 3
