@@ -1,5 +1,7 @@
-"""Execution plans: the stored ones (``GET /api/plans``, ``GET /api/plans/<plan_id>``) and
-parsing pasted EXPLAIN output (``POST /api/plans/parse``).
+"""Execution plans: the stored ones (``GET /api/plans``, ``GET /api/plans/<plan_id>``), what
+changed between two of them (``GET /api/plans/diff?a=&b=``), the tables a plan reads
+(``GET /api/plans/tables?plan_id=``) and parsing pasted EXPLAIN output
+(``POST /api/plans/parse``).
 
 The parse endpoint lets a user paste an EXPLAIN from anywhere (a MySQL 8 TREE, a MariaDB JSON)
 and get the same tree and findings the stored plans get, without any server access. Its answer
@@ -17,10 +19,12 @@ from analysis.errors import PlanParseError
 from analysis.findings import find_problems
 from analysis.masking import mask_plan_document
 from analysis.plan import MAX_PLAN_CHARS, MAX_PLAN_JSON_DEPTH, costliest_path, parse_plan, plan_hash
+from analysis.plan_diff import diff_plans
 from analysis.safe_text import excerpt
 from api.body import json_body
 from api.errors import ApiError
-from api.params import literals, query_args, text, whole
+from api.params import choice, literals, query_args, text, whole
+from jobs.table_context import plan_table_context
 from services import current_services
 
 blueprint = Blueprint("plans", __name__, url_prefix="/api/plans")
@@ -41,6 +45,42 @@ def list_plans():
     if not args["literals"]:
         plans = [mask_plan_document(plan) for plan in plans]
     return jsonify({"plans": plans})
+
+
+def _stored_plan(plan_id: str | None, name: str) -> dict[str, Any]:
+    if not plan_id:
+        raise ApiError(f"{name} is required: the plan_id of a stored plan")
+    plan = current_services().store.plans.get(plan_id)
+    if plan is None:
+        raise ApiError(f"no such plan ({name}): {excerpt(plan_id, quote=False)}", 404)
+    return plan
+
+
+def _identity(plan: dict[str, Any]) -> dict[str, Any]:
+    return {key: plan.get(key) for key in ("plan_id", "plan_hash", "first_seen", "last_seen")}
+
+
+# Registered before "/<path:plan_id>" so these names are never read as plan ids.
+@blueprint.get("/diff")
+def diff():
+    """What changed from plan ``a`` to plan ``b`` (see analysis.plan_diff); masked unless an
+    operator asks for literals."""
+    args = query_args(a=text(), b=text(), literals=literals())
+    plan_a = _stored_plan(args["a"], "a")
+    plan_b = _stored_plan(args["b"], "b")
+    result = diff_plans(plan_a.get("root"), plan_b.get("root"), literals=args["literals"])
+    return jsonify({"a": _identity(plan_a), "b": _identity(plan_b), **result.to_dict()})
+
+
+@blueprint.get("/tables")
+def tables():
+    """Each table the plan reads: estimated rows, indexes, CREATE TABLE and when they were
+    read (cached for an hour; ``refresh=true`` reads again with the monitoring account)."""
+    args = query_args(plan_id=text(), refresh=choice(("true", "false")))
+    plan = _stored_plan(args["plan_id"], "plan_id")
+    services = current_services()
+    return jsonify(plan_table_context(services.store, services.settings, plan,
+                                      refresh=args["refresh"] == "true"))
 
 
 @blueprint.get("/<path:plan_id>")

@@ -6,6 +6,11 @@ plan is the usual answer to "why did this get slow", so the list flags queries w
 changed and the plan view lists the query's plan history. A DBA can also paste EXPLAIN output
 from anywhere and read it the same way. `/plans?plan_id=<id>` opens one plan (the Real-time
 page links here).
+
+When a query has had several plans, the Compare tab shows two of them side by side with the
+changed operations outlined and the changes in words (analysis.plan_diff). The Tables tab
+shows each table the plan reads (indexes, estimated rows, CREATE TABLE), read with the
+monitoring account only when the tab is opened and cached for an hour (jobs.table_context).
 """
 
 from __future__ import annotations
@@ -34,14 +39,24 @@ from analysis.errors import PlanParseError
 from analysis.findings import find_problems
 from analysis.masking import mask_message, mask_plan_and_findings
 from analysis.plan import PlanNode, costliest_path, parse_plan, plan_hash
+from analysis.plan_diff import diff_plans
+from analysis.units import short_query_id
 from auth.access import can_operate
+from components.digest_detail import format_time
 from components.digest_table import QUERY_ID_FORMAT
 from components.empty_state import create_empty_state
+from components.plan_diff_view import (
+    create_diff_view,
+    create_tables_view,
+    default_pair,
+    plan_options,
+)
 from components.plan_findings import create_findings_panel
 from components.plan_graph import create_node_details, create_plan_elements, create_plan_graph
 from components.plan_raw import create_raw_view
 from components.plan_visual import create_plan_figure, create_plan_legend, find_plan_node
 from components.store_alert import STORE_BACK
+from jobs.table_context import plan_table_context
 from services import current_services
 
 dash.register_page(__name__, path="/plans", name="Plans", order=5, title="Plans")
@@ -154,11 +169,42 @@ def layout(plan_id: str | None = None, **_kwargs: object) -> html.Div:
                             children=html.Div([html.Div(id="plan-raw-json"),
                                                html.Div(id="plan-raw-tree")],
                                               className="pt-3")),
+                    dbc.Tab(label="Compare", tab_id="plan-tab-compare", id="plan-tab-compare",
+                            children=_compare_pane()),
+                    dbc.Tab(label="Tables", tab_id="plan-tab-tables", id="plan-tab-tables",
+                            children=_tables_pane()),
                 ]), md=9),
                 dbc.Col(html.Div(id="plan-findings"), md=3),
             ], className="g-3"),
         ]),
     ])
+
+
+def _compare_pane() -> html.Div:
+    return html.Div([
+        dbc.Row([
+            dbc.Col([dbc.Label("A (before)", html_for="plan-diff-a", className="small mb-0"),
+                     dcc.Dropdown(id="plan-diff-a", options=[], clearable=False,
+                                  className="small")], md=6),
+            dbc.Col([dbc.Label("B (after)", html_for="plan-diff-b", className="small mb-0"),
+                     dcc.Dropdown(id="plan-diff-b", options=[], clearable=False,
+                                  className="small")], md=6),
+        ], className="g-2 mb-2", id="plan-diff-pickers"),
+        dcc.Loading(html.Div(id="plan-diff-view"), type="dot"),
+    ], className="pt-3")
+
+
+def _tables_pane() -> html.Div:
+    return html.Div([
+        html.Div([
+            html.Span("Indexes, estimated rows and CREATE TABLE of every table this plan "
+                      "reads, from the server, with the monitoring account (read-only; kept "
+                      "for an hour).", className="small text-muted me-auto"),
+            dbc.Button("Refresh", id="plan-tables-refresh", size="sm", color="secondary",
+                       outline=True, className="ms-2"),
+        ], className="d-flex align-items-center mb-2"),
+        dcc.Loading(html.Div(id="plan-tables-view"), type="dot"),
+    ], className="pt-3")
 
 
 def _paste_card() -> dbc.Card:
@@ -356,16 +402,18 @@ def _header(plan: Mapping[str, Any], versions: int) -> html.Div:
                                 text_color="dark", className="me-1", id="plan-changed-badge"))
     facts = []
     if plan.get("source") == "stored":
-        facts = [f"instance {plan.get('instance_id')}", f"query {plan.get('query_id')}",
-                 f"first seen {_when(plan.get('first_seen'))}",
-                 f"last seen {_when(plan.get('last_seen'))}",
+        facts = [f"instance {plan.get('instance_id')}",
+                 f"query {short_query_id(str(plan.get('query_id') or ''))}",
+                 f"first seen {format_time(plan.get('first_seen'))}",
+                 f"last seen {format_time(plan.get('last_seen'))}",
                  f"seen {plan.get('seen_count') or 0}×"]
     if plan.get("converted_from"):
         facts.append(f"explained as a SELECT converted from {plan['converted_from']}")
     children: list[Any] = [
         html.Div([html.H4(f"Plan {plan.get('plan_hash') or ''}", className="mb-0 me-2"),
                   *badges], className="d-flex align-items-center flex-wrap"),
-        html.Div(" · ".join(facts), className="text-muted small"),
+        html.Div(" · ".join(facts), className="text-muted small",
+                 title=f"query id {plan.get('query_id')}" if plan.get("query_id") else None),
     ]
     if plan.get("fingerprint"):
         children.append(html.Pre(plan["fingerprint"], className="small mb-0 mt-1 text-wrap",
@@ -381,18 +429,27 @@ def _history(plan: Mapping[str, Any], history: list[Mapping[str, Any]]) -> html.
         current = other.get("plan_id") == plan.get("plan_id")
         items.append(dbc.ListGroupItem([
             html.Span(other.get("plan_hash") or "", className="font-monospace me-3"),
-            html.Span(f"{_when(other.get('first_seen'))} → {_when(other.get('last_seen'))}",
-                      className="me-3"),
+            html.Span(f"{format_time(other.get('first_seen'))} → "
+                      f"{format_time(other.get('last_seen'))}", className="me-3"),
             html.Span(f"seen {other.get('seen_count') or 0}×", className="me-3 text-muted"),
             html.Span(f"{len(other.get('findings') or [])} findings",
                       className="me-3 text-muted"),
             dbc.Badge("shown", color="primary") if current else None,
         ], id={"type": "plan-history-item", "plan_id": other["plan_id"]}, action=not current,
-            active=False, className="py-1 small plan-history-item"))
+            active=False, className="py-1 small plan-history-item flex-grow-1"))
+        # beside the entry, not inside it: a click inside would also show that plan
+        items.append(dbc.Button(
+            "Compare", id={"type": "plan-compare-item", "plan_id": other["plan_id"]},
+            size="sm", color="link", className="py-0 small plan-compare-item",
+            title="Compare this plan (A) with the one shown (B)",
+            style={"visibility": "hidden"} if current else None))
+    rows = [html.Div(items[i:i + 2], className="d-flex align-items-center")
+            for i in range(0, len(items), 2)]
     return html.Div([
         html.Div(f"Plan history: this query has had {len(history)} different plans "
-                 "(newest first; click one to show it).", className="small fw-semibold mb-1"),
-        dbc.ListGroup(items),
+                 "(newest first; click one to show it, or compare it with the one shown).",
+                 className="small fw-semibold mb-1"),
+        dbc.ListGroup(rows),
     ])
 
 
@@ -439,6 +496,91 @@ def show_node(tapped: dict | None, plan: dict | None, show_literals: bool | None
     if ctx.triggered_id != "plan-graph" or not tapped or not root:
         return create_node_details(None, [])
     return create_node_details(find_plan_node(root, str(tapped.get("id"))), findings)
+
+
+# ---- Compare -----------------------------------------------------------------------------------
+def _history_of(plan: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    if not plan or plan.get("source") != "stored":
+        return []
+    return current_services().store.plans.list(instance_id=plan.get("instance_id"),
+                                               query_id=plan.get("query_id"))
+
+
+@callback(
+    Output("plan-diff-a", "options"),
+    Output("plan-diff-a", "value"),
+    Output("plan-diff-b", "options"),
+    Output("plan-diff-b", "value"),
+    Output("plan-tabs", "active_tab"),
+    Output("plan-diff-pickers", "style"),
+    Input("plans-current", "data"),
+    Input({"type": "plan-compare-item", "plan_id": ALL}, "n_clicks"),
+)
+def choose_pair(plan: dict | None, _clicks: list):
+    """The two plans compared: by default the shown plan and the one before it; a history
+    entry's "Compare" makes it A, the shown plan B, and opens the Compare tab."""
+    trigger = ctx.triggered_id
+    if isinstance(trigger, Mapping) and trigger.get("type") == "plan-compare-item":
+        if not any(t.get("value") for t in ctx.triggered):
+            return no_update, no_update, no_update, no_update, no_update, no_update
+        return (no_update, trigger["plan_id"], no_update, (plan or {}).get("plan_id"),
+                "plan-tab-compare", no_update)
+    history = _history_of(plan)
+    options = plan_options(history)
+    first, second = default_pair(history, (plan or {}).get("plan_id"))
+    return options, first, options, second, no_update, ({} if len(options) > 1 else HIDDEN)
+
+
+@callback(
+    Output("plan-diff-view", "children"),
+    Input("plan-diff-a", "value"),
+    Input("plan-diff-b", "value"),
+    Input("plan-show-literals", "value"),
+    State("plans-current", "data"),
+)
+def show_diff(a_id: str | None, b_id: str | None, show_literals: bool | None,
+              plan: dict | None):
+    if not a_id or not b_id:
+        why = ("A pasted plan has no history to compare with." if (plan or {}).get(
+            "source") == "pasted" else "This query has had one plan so far: there is nothing "
+               "to compare. When its plan changes, both plans are kept and compared here.")
+        return dbc.Alert(why, color="light", className="small border mb-0")
+    if a_id == b_id:
+        return dbc.Alert("A and B are the same plan: pick two different plans.",
+                         color="light", className="small border mb-0")
+    store = current_services().store
+    plan_a, plan_b = store.plans.get(a_id), store.plans.get(b_id)
+    if plan_a is None or plan_b is None:
+        return dbc.Alert("One of the two plans is no longer stored.", color="warning",
+                         className="small mb-0")
+    literals = bool(show_literals) and can_operate()
+    diff = diff_plans(plan_a.get("root"), plan_b.get("root"), literals=literals)
+    root_a = plan_a.get("root") if literals else _visible({**plan_a, "source": "stored"},
+                                                          False)[0]
+    root_b = plan_b.get("root") if literals else _visible({**plan_b, "source": "stored"},
+                                                          False)[0]
+    return create_diff_view(root_a, root_b, {**diff.to_dict(), "a": plan_a, "b": plan_b})
+
+
+# ---- Tables ------------------------------------------------------------------------------------
+@callback(
+    Output("plan-tables-view", "children"),
+    Input("plan-tabs", "active_tab"),
+    Input("plans-current", "data"),
+    Input("plan-tables-refresh", "n_clicks"),
+)
+def show_tables(active_tab: str | None, plan: dict | None, _refresh: int | None):
+    """Read only when the tab is open: opening a plan must not connect to its server."""
+    if active_tab != "plan-tab-tables" or not plan or "missing" in plan:
+        return None
+    if plan.get("source") != "stored":
+        return dbc.Alert("Tables are read from the plan's server, so they are shown for "
+                         "stored plans only (a pasted plan has no server).", color="light",
+                         className="small border mb-0")
+    services = current_services()
+    answer = plan_table_context(services.store, services.settings, plan,
+                                refresh=ctx.triggered_id == "plan-tables-refresh")
+    return create_tables_view(answer)
 
 
 clientside_callback(FIT_GRAPH_JS, Output("plan-graph-fitted", "data"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from store import captures, digests, flags, instances, plans, runs
+from store import captures, digests, flags, instances, plans, runs, table_context
 from store.backend import Backend, DuplicateKeyError, StoreError
 
 __all__ = ["Store", "open_store", "StoreError", "DuplicateKeyError"]
@@ -26,6 +26,7 @@ class Store:
     captures: captures.CaptureRepository
     plans: plans.PlanRepository
     flags: flags.FlagRepository
+    table_context: table_context.TableContextRepository
 
     @property
     def kind(self) -> str:
@@ -56,7 +57,7 @@ def open_store(url: str) -> Store:
     backend = _backend_for(url)
     backend.ensure_indexes(
         spec
-        for module in (instances, runs, digests, captures, plans, flags)
+        for module in (instances, runs, digests, captures, plans, flags, table_context)
         for spec in module.INDEXES
     )
     return Store(
@@ -67,4 +68,5 @@ def open_store(url: str) -> Store:
         captures=captures.CaptureRepository(backend),
         plans=plans.PlanRepository(backend),
         flags=flags.FlagRepository(backend),
+        table_context=table_context.TableContextRepository(backend),
     )

@@ -17,6 +17,7 @@ from analysis.findings import find_problems
 from analysis.plan import parse_plan, plan_hash
 from app import create_app
 from settings import Settings
+from tests.test_table_context import lab  # noqa: F401  (the real MariaDB of the Tables tab)
 
 pytestmark = pytest.mark.browser
 
@@ -224,5 +225,128 @@ def test_list_selection_and_empty_states(dash_duo, two_plans) -> None:
     dash_duo.wait_for_page(f"{dash_duo.server_url}/plans?plan_id={quote('nope|x|y', safe='')}")
     dash_duo.wait_for_contains_text("#plans-empty", "Plan not found", timeout=15)
     assert plan_id  # the other plan stays in the list
+    logs = _severe_logs(dash_duo)
+    assert logs == [], [e["message"] for e in logs]
+
+
+# ---- Compare and Tables ------------------------------------------------------------------------
+def _flip_plan(name: str, side: str) -> dict:
+    """A stored plan from a pair recorded around an index change (mariadb/flips)."""
+    recorded = json.loads((PLANS / "mariadb" / "flips" / f"flip_{name}_{side}.json")
+                          .read_text(encoding="utf-8"))
+    text = json.dumps(recorded["explain"], indent=2)
+    root = parse_plan(text, "json")
+    return {
+        "instance_id": INSTANCE, "query_id": QUERY_ID, "fingerprint": "select ...",
+        "plan_hash": plan_hash(root), "server_version": recorded["server_version"],
+        "server_flavour": "mariadb", "converted_from": None,
+        "explained_sql": recorded["query"], "db": "shop",
+        "formats": {"json": {"supported": True, "text": text, "error": None}},
+        "root": root.to_dict(), "findings": [f.to_dict() for f in find_problems(root)],
+        "parsed_from": "json", "parse_error": None, "timed_out": False,
+    }
+
+
+def test_compare_two_plans_and_the_tables_tab(dash_duo, settings: Settings) -> None:
+    app = create_app(settings)
+    store = app.server.extensions["slowquery"].store
+    before = store.plans.record(_flip_plan("customer_index_dropped", "before"),
+                                "2026-11-01T00:00:00Z")
+    after = store.plans.record(_flip_plan("customer_index_dropped", "after"),
+                               "2026-11-02T00:00:00Z")
+    dash_duo.start_server(app)
+    dash_duo.wait_for_page(f"{dash_duo.server_url}/plans?plan_id={quote(after, safe='')}")
+    dash_duo.wait_for_contains_text("#plan-changed-badge", "plan changed (2 plans)", timeout=15)
+    # the header shows the short query id, the full one on hover
+    header = dash_duo.find_element("#plan-header .text-muted")
+    assert "query 0x5A1F0C3D9E8B7A61" in header.text
+    assert header.get_attribute("title") == f"query id {QUERY_ID}"
+
+    # "Compare" beside the older plan: it becomes A, the shown one B, the tab opens
+    buttons = [b for b in dash_duo.find_elements("#plan-history .plan-compare-item")
+               if b.is_displayed()]
+    assert len(buttons) == 1
+    _click(dash_duo, buttons[0])
+    dash_duo.wait_for_contains_text("#plan-diff-summary",
+                                    "c: ALL → eq_ref on PRIMARY; rows 200 → 1", timeout=10)
+    summary = dash_duo.find_element("#plan-diff-summary").text
+    assert "o: ref on idx_customer → ALL; rows 3 → 600" in summary
+    assert "join order c, o → o, c" in summary
+    assert "'Busan'" not in dash_duo.find_element("#plan-diff-view").text
+    rows = dash_duo.find_element("#plan-diff-changes").text
+    assert "access type" in rows and "idx_customer" in rows
+    # both diagrams drawn, each with its two changed tables outlined
+    for graph in ("#plan-diff-graph-a", "#plan-diff-graph-b"):
+        dash_duo.wait_for_contains_text(graph, "Nested loop")
+        marked = dash_duo.driver.execute_script(
+            "return document.querySelector(arguments[0]).layout.shapes"
+            ".filter(s => (s.name || '').endsWith(':marked')).length;", graph + " .js-plotly-plot")
+        assert marked == 2
+    assert "c · ALL" in dash_duo.find_element("#plan-diff-graph-a").text
+    assert "c · eq_ref" in dash_duo.find_element("#plan-diff-graph-b").text
+    _screenshot(dash_duo, "plans_compare.png")
+
+    # swapping B for A's own plan says there is nothing to compare
+    dash_duo.driver.execute_script(
+        "arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});",
+        dash_duo.find_element("#plan-diff-b"))
+    dash_duo.select_dcc_dropdown("#plan-diff-b", index=0)
+    dash_duo.wait_for_contains_text("#plan-diff-view", "A and B are the same plan")
+    assert before
+
+    # Tables: this instance is not in the inventory, which is said in one sentence
+    _open_tab(dash_duo, "Tables")
+    dash_duo.wait_for_contains_text("#plan-tables-view", "is not in the inventory", timeout=10)
+    logs = _severe_logs(dash_duo)
+    assert logs == [], [e["message"] for e in logs]
+
+
+def test_tables_tab_reads_the_real_server(dash_duo, settings: Settings, lab,  # noqa: F811
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Tables tab against a real MariaDB: indexes, rows, CREATE TABLE, read at, Refresh."""
+    from tests.test_table_context import MONITOR_PASSWORD
+
+    monkeypatch.setenv("TBL_MONITOR_PASSWORD", MONITOR_PASSWORD)
+    app = create_app(settings)
+    store = app.server.extensions["slowquery"].store
+    store.instances.sync("static", [{
+        "instance_id": INSTANCE, "engine": "mariadb", "user": "monitor",
+        "password_env": "TBL_MONITOR_PASSWORD",
+        "endpoint": {"address": "127.0.0.1", "port": lab.server.port}}], "2026-11-01T00:00:00Z")
+    plan_id = store.plans.record(_flip_plan("customer_index_dropped", "after"),
+                                 "2026-11-02T00:00:00Z")
+    dash_duo.start_server(app)
+    dash_duo.wait_for_page(f"{dash_duo.server_url}/plans?plan_id={quote(plan_id, safe='')}")
+    dash_duo.wait_for_contains_text("#plan-header", "Plan ", timeout=15)
+    assert store.table_context.get(INSTANCE, "shop", "orders") is None  # not read until asked
+    # one plan only: the Compare tab says so and hides its empty pickers
+    _open_tab(dash_duo, "Compare")
+    dash_duo.wait_for_contains_text("#plan-diff-view", "one plan so far")
+    assert not dash_duo.find_element("#plan-diff-pickers").is_displayed()
+
+    _open_tab(dash_duo, "Tables")
+    dash_duo.wait_for_contains_text("#plan-tables-view", "shop.orders", timeout=15)
+    cards = dash_duo.find_elements("#plan-tables-view .table-context")
+    assert [c.find_element(By.CSS_SELECTOR, ".card-header").text.split()[0] for c in cards] \
+        == ["shop.orders", "shop.customers"]
+    orders = cards[0].text
+    assert "as o" in orders and "idx_customer" in orders and "customer_id" in orders
+    assert "rows" in orders and "InnoDB" in orders and "read at 20" in orders
+    assert "UTC" in orders and "(cached)" not in orders
+    read_at = store.table_context.get(INSTANCE, "shop", "orders")["read_at"]
+    _screenshot(dash_duo, "plans_tables.png")
+    # the CREATE TABLE is there, folded
+    _click(dash_duo, cards[0].find_element(By.CSS_SELECTOR, "summary"))
+    dash_duo.wait_for_contains_text("#plan-tables-view", "CREATE TABLE `orders`")
+
+    # back to the tab: served from the store; Refresh reads again
+    _open_tab(dash_duo, "Visual")
+    _open_tab(dash_duo, "Tables")
+    dash_duo.wait_for_contains_text("#plan-tables-view", "(cached)", timeout=10)
+    time.sleep(1.1)  # read_at has microseconds; make sure the next one differs anyway
+    _click(dash_duo, dash_duo.find_element("#plan-tables-refresh"))
+    _wait_for(lambda: store.table_context.get(INSTANCE, "shop", "orders")["read_at"] != read_at,
+              what="a fresh read after Refresh")
+    assert MONITOR_PASSWORD not in dash_duo.driver.page_source
     logs = _severe_logs(dash_duo)
     assert logs == [], [e["message"] for e in logs]
