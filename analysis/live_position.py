@@ -15,35 +15,23 @@ calls are assumed spread evenly on the log scale.
 
 from __future__ import annotations
 
-import calendar
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+from analysis.period import period_label
 from analysis.units import human_duration
 
 __all__ = ["BANDS", "NOT_COLLECTED", "LivePosition", "choose_digest", "digest_url",
-           "distinct_plans", "faster_share", "format_share", "link_captures", "month_label",
+           "distinct_plans", "faster_share", "format_share", "link_captures",
            "position"]
 
 NOT_COLLECTED = "not in any collected month"
 ZERO = 1e-9  # the sketch counts values below this in its exact zero bucket
 # worst first; "unknown" when the digest holds no percentiles and no max
 BANDS = ("above_max", "above_p99", "p95_p99", "p50_p95", "below_p50", "unknown")
-
-
-def month_label(period: str) -> str:
-    """`2026-10` -> `October 2026`; any other period key is returned as it is."""
-    if len(period) == 7 and period[4] == "-" and period[:4].isdigit() and period[5:].isdigit():
-        month = int(period[5:])
-        if 1 <= month <= 12:
-            return f"{calendar.month_name[month]} {period[:4]}"
-    if "_" in period:
-        start, _, end = period.partition("_")
-        return f"{start} – {end}"
-    return period
 
 
 def faster_share(sketch: Mapping[str, Any] | None, duration: float) -> float | None:
@@ -109,7 +97,7 @@ def position(query_time: Mapping[str, Any] | None, sketch: Mapping[str, Any] | N
     label never contradicts the statistics table; the share comes from the sketch.
     """
     stats = query_time or {}
-    month = month_label(period)
+    month = period_label(period)
     top, p99, p95, p50 = (stats.get(k) for k in ("max", "p99", "p95", "p50"))
     if top is not None and duration > top:
         band, short = "above_max", f"slower than every call (max {human_duration(top)})"
@@ -190,7 +178,7 @@ def link_captures(captures: Iterable[Mapping[str, Any]],
                          float(capture.get("duration") or 0.0), period)
         out[capture["id"]] = {
             "digest": {"instance_id": instance_id, "period": period,
-                       "period_label": month_label(period), "query_id": query_id,
+                       "period_label": period_label(period), "query_id": query_id,
                        "count": digest.get("count"),
                        "url": digest_url(instance_id, period, query_id)},
             "position": where.to_dict(), "note": None,

@@ -114,3 +114,17 @@ def recent_months(today: date, count: int = 12) -> list[Period]:
         months.append(period)
         cursor = period.start
     return months
+
+
+def period_label(key: str) -> str:
+    """`2026-10` -> `October 2026`; a day range `2026-10-01_2026-10-15` -> `2026-10-01 – …`.
+
+    The one way every page, export and API answer names a period."""
+    if len(key) == 7 and key[4] == "-" and key[:4].isdigit() and key[5:].isdigit():
+        month = int(key[5:])
+        if 1 <= month <= 12:
+            return f"{calendar.month_name[month]} {key[:4]}"
+    if "_" in key:
+        start, _, end = key.partition("_")
+        return f"{start} – {end}"
+    return key

@@ -17,8 +17,8 @@ from dash import dcc, html
 from plotly.subplots import make_subplots
 
 from analysis.masking import mask_literals
+from analysis.period import period_label
 from analysis.units import human_duration, short_query_id
-from components.digest_table import period_label
 
 TOP_NAMES = 10
 _HOUR_MS = 3_600_000

@@ -10,7 +10,6 @@ writes the CSV download. No store import: the page passes data in.
 
 from __future__ import annotations
 
-import calendar
 import csv
 import io
 from collections.abc import Iterable, Mapping
@@ -208,18 +207,6 @@ def digests_csv(rows: Iterable[Mapping[str, Any]]) -> str:
             values.append("" if value is None else value)
         writer.writerow(safe_row(values))
     return out.getvalue()
-
-
-def period_label(key: str) -> str:
-    """`2026-10` -> `October 2026`; a day range `2026-10-01_2026-10-15` -> `2026-10-01 – …`."""
-    if len(key) == 7 and key[4] == "-" and key[:4].isdigit() and key[5:].isdigit():
-        month = int(key[5:])
-        if 1 <= month <= 12:
-            return f"{calendar.month_name[month]} {key[:4]}"
-    if "_" in key:
-        start, _, end = key.partition("_")
-        return f"{start} – {end}"
-    return key
 
 
 DURATION = {"function": "humanDuration(params.value)"}  # assets/dashAgGridFunctions.js

@@ -9,9 +9,8 @@ import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, dcc, html
 
-from analysis.period import recent_months
+from analysis.period import period_label, recent_months
 from auth.access import OPERATORS_ONLY_HINT, can_operate
-from components.digest_table import period_label
 from components.store_alert import STORE_BACK
 from jobs.collection import CollectionBusy, CollectionConflict, CollectionRequestError
 from services import current_services

@@ -13,6 +13,7 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
+from analysis.period import period_label
 from analysis.units import human_duration
 from components.compare_view import (
     CATEGORY_HELP,
@@ -22,7 +23,7 @@ from components.compare_view import (
     compare_rows,
     movers_figure,
 )
-from components.digest_table import ALL_INSTANCES, QUERY_ID_FORMAT, period_label
+from components.digest_table import ALL_INSTANCES, QUERY_ID_FORMAT
 from components.empty_state import create_empty_state
 from components.store_alert import STORE_BACK
 from jobs.compare import month_over_month, previous_month_key

@@ -29,6 +29,7 @@ from dash.exceptions import PreventUpdate
 
 from analysis.fleet import FLEET_INSTANCE
 from analysis.live_position import distinct_plans, position
+from analysis.period import period_label
 from analysis.units import human_duration, short_query_id
 from auth.access import OPERATORS_ONLY_HINT, can_operate
 from components.digest_detail import (
@@ -43,7 +44,6 @@ from components.digest_table import (
     digest_rows,
     digests_csv,
     parse_row_id,
-    period_label,
     store_query_from_request,
     with_fingerprint_filter,
 )

@@ -13,8 +13,8 @@ from dash import Input, Output, State, callback, dcc, html
 
 from analysis.fleet import FLEET_INSTANCE
 from analysis.overview import OverviewFilter, filter_statements, time_by_instance
+from analysis.period import period_label
 from analysis.units import human_duration, short_query_id, status_label
-from components.digest_table import period_label
 from components.empty_state import create_empty_state
 from components.overview_charts import (
     daily_by_instance_figure,

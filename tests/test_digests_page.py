@@ -19,6 +19,7 @@ from selenium.webdriver.common.by import By
 
 from analysis.digest import DigestAggregator
 from analysis.fingerprint import fingerprint_and_id
+from analysis.period import period_label
 from analysis.slowlog import SlowLogEntry
 from analysis.units import human_duration
 from app import create_app
@@ -33,7 +34,6 @@ from components.digest_table import (
     digest_rows,
     digests_csv,
     parse_row_id,
-    period_label,
     store_query_from_request,
     with_fingerprint_filter,
 )

@@ -20,9 +20,9 @@ from analysis.live_position import (
     faster_share,
     format_share,
     link_captures,
-    month_label,
     position,
 )
+from analysis.period import period_label
 
 
 def _month(values: list[float], alpha: float = 0.01) -> tuple[dict, dict]:
@@ -143,10 +143,10 @@ def test_format_share_never_rounds_up_to_all() -> None:
         "—", "100 %", "more than 99.9 %", "99.7 %", "50.0 %", "less than 0.1 %", "0.0 %"]
 
 
-def test_month_label() -> None:
-    assert month_label("2026-10") == "October 2026"
-    assert month_label("2026-10-01_2026-10-15") == "2026-10-01 – 2026-10-15"
-    assert month_label("2026-13") == "2026-13"
+def test_period_label() -> None:
+    assert period_label("2026-10") == "October 2026"
+    assert period_label("2026-10-01_2026-10-15") == "2026-10-01 – 2026-10-15"
+    assert period_label("2026-13") == "2026-13"
 
 
 def test_the_capture_month_wins_else_the_latest_collected_month() -> None:
