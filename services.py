@@ -15,6 +15,7 @@ from jobs.explain_on_demand import Explainer
 from jobs.inventory import InventoryService
 from jobs.realtime import RealtimeService
 from jobs.scheduler import Scheduler
+from jobs.table_context import InstanceReader
 from settings import Settings
 from store import Store
 
@@ -32,6 +33,7 @@ class Services:
     realtime: RealtimeService
     scheduler: Scheduler | None = None
     explainer: Explainer | None = None  # EXPLAIN on demand without a server (the demo)
+    table_reader: InstanceReader | None = None  # the Tables tab without a server (the demo)
 
 
 def current_services() -> Services:

@@ -32,6 +32,7 @@ from jobs.explain_on_demand import Explainer
 from jobs.inventory import InventoryService
 from jobs.realtime import PlanRecorder, RealtimeService
 from jobs.scheduler import Scheduler
+from jobs.table_context import InstanceReader
 from services import EXTENSION_KEY, Services
 from settings import Settings
 from store import Store, open_store
@@ -111,6 +112,13 @@ def _demo_explainer() -> Explainer:
     return lambda instance, sql, _db: explain_recorded(sql, instance["instance_id"])
 
 
+def _demo_table_reader() -> InstanceReader:
+    """The Plans page's Tables tab in the demo: tables read from a real MariaDB once."""
+    from demo.recorded_tables import read_recorded_table
+
+    return read_recorded_table
+
+
 def build_app(settings: Settings) -> dash.Dash:
     """Build the Dash app, its API and (behind a setting) its scheduler from one Settings."""
     store = open_store(settings.database_url)
@@ -118,7 +126,8 @@ def build_app(settings: Settings) -> dash.Dash:
                         inventory=InventoryService(settings, store),
                         collection=CollectionService(settings, store),
                         realtime=_realtime_service(settings, store),
-                        explainer=_demo_explainer() if settings.demo else None)
+                        explainer=_demo_explainer() if settings.demo else None,
+                        table_reader=_demo_table_reader() if settings.demo else None)
     app = dash.Dash(
         __name__,
         use_pages=True,

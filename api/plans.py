@@ -80,7 +80,8 @@ def tables():
     plan = _stored_plan(args["plan_id"], "plan_id")
     services = current_services()
     return jsonify(plan_table_context(services.store, services.settings, plan,
-                                      refresh=args["refresh"] == "true"))
+                                      refresh=args["refresh"] == "true",
+                                      instance_reader=services.table_reader))
 
 
 @blueprint.get("/<path:plan_id>")

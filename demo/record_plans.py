@@ -16,12 +16,23 @@ FORMAT=TREE`` (MariaDB has no TREE).
 The orders-by-date statement is recorded twice: with ``orders.idx_created_at`` (a range
 scan) and after ``DROP INDEX`` (a full scan), the plan flip behind the demo's regression on
 orders-prd-1. The outputs are committed; the demo only reads them (demo/recorded_plans.py).
+
+The Plans page's Tables tab needs the tables too (indexes, estimated rows, CREATE TABLE), so
+every table the recorded plans read (analysis.plan_tables, as the tab finds them) is read
+with the real collector, collectors.table_context.read_table_context, as a SELECT-only
+account in a read-only session, into ``demo/plans/tables.json``: ``{"command",
+"server_version", "note", "tables": [...], "after_drop_index": [...]}``, each table the
+collector's fields but ``read_at`` (the demo says "read now"). ``after_drop_index`` holds the
+tables that read differently after the DROP INDEX (shop.orders), which the demo serves for
+orders-prd-1 (demo/recorded_tables.py). ``rows_estimate`` is InnoDB's sampled estimate, so a
+new recording differs from the last by a few percent there; the plans do not change.
 """
 
 from __future__ import annotations
 
 import json
 import random
+import secrets
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -31,9 +42,15 @@ from typing import Any
 
 from analysis.explainable import explainable_select
 from analysis.fingerprint import fingerprint
+from analysis.plan import parse_plan
+from analysis.plan_tables import plan_tables
+from collectors.processlist import ConnectionParams
+from collectors.table_context import read_table_context
+from demo.recorded_plans import TABLES_FILE
 from demo.slowlog_generator import COUPON_LOOKUP, TEMPLATES
 
 OUT_DIR = Path(__file__).resolve().parent / "plans"
+MONITOR_USER = "demo_monitor"
 
 SCHEMAS: dict[str, list[str]] = {
     "shop": [
@@ -199,14 +216,49 @@ def explain(conn: Any, recording: Recording, version: str) -> dict[str, Any]:
             "note": recording.note, "explain": json.loads(text), "tree_error": tree_error}
 
 
-def _write(out_dir: Path, doc: dict[str, Any]) -> Path:
-    path = out_dir / f"{doc['name']}.json"
+def _write(out_dir: Path, doc: dict[str, Any], name: str | None = None) -> Path:
+    path = out_dir / (name or f"{doc['name']}.json")
     path.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return path
 
 
-def record(conn: Any, out_dir: Path = OUT_DIR) -> list[Path]:
-    """Fill the schemas, explain every recording and write the files; returns their paths."""
+def monitoring_account(conn: Any, port: int) -> ConnectionParams:
+    """A SELECT-only account on the demo's schemas, as a DBA would give the dashboard: the
+    tables are read the way the Tables tab reads them on a real server (over TCP)."""
+    password = secrets.token_urlsafe(16)  # a throwaway server's, never written anywhere
+    cur = conn.cursor()
+    cur.execute(f"CREATE USER IF NOT EXISTS {MONITOR_USER}@'%%' IDENTIFIED BY %s", (password,))
+    for db in SCHEMAS:
+        cur.execute(f"GRANT SELECT ON {db}.* TO {MONITOR_USER}@'%'")
+    cur.close()
+    return ConnectionParams("127.0.0.1", port, MONITOR_USER, password)
+
+
+def tables_read(doc: dict[str, Any]) -> list[tuple[str, str]]:
+    """(schema, table) of every server table a recorded plan reads, found the way the Tables
+    tab finds them (analysis.plan_tables on the parsed plan)."""
+    root = parse_plan(json.dumps(doc["explain"]), "json").to_dict()
+    return [(ref.schema, ref.table) for ref in plan_tables(root, doc["query"], doc["db"])
+            if ref.schema]
+
+
+def read_tables(monitor: ConnectionParams, names: list[tuple[str, str]]
+                ) -> list[dict[str, Any]]:
+    """The collector's read of each table, without ``read_at`` (the demo serves it as now)."""
+    contexts = []
+    for schema, table in names:
+        context = read_table_context(monitor, schema, table)
+        contexts.append({k: v for k, v in context.items() if k != "read_at"})
+    return contexts
+
+
+def _unique(names: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    return sorted(set(names))
+
+
+def record(conn: Any, monitor: ConnectionParams, out_dir: Path = OUT_DIR) -> list[Path]:
+    """Fill the schemas, explain every recording, read the tables they read and write the
+    files; returns their paths."""
     known = template_fingerprints()
     for recording in (*RECORDINGS, ORDERS_BY_DATE_FULL_SCAN):
         if fingerprint(recording.statement) not in known:
@@ -216,11 +268,21 @@ def record(conn: Any, out_dir: Path = OUT_DIR) -> list[Path]:
     cur = conn.cursor()
     cur.execute("SELECT VERSION()")
     ((version,),) = cur.fetchall()
-    written = [_write(out_dir, explain(conn, r, version)) for r in RECORDINGS]
+    docs = [explain(conn, r, version) for r in RECORDINGS]
+    written = [_write(out_dir, doc) for doc in docs]
+    tables = read_tables(monitor, _unique([t for doc in docs for t in tables_read(doc)]))
     cur.execute("USE shop")
     cur.execute("DROP INDEX idx_created_at ON orders")
     cur.close()
-    written.append(_write(out_dir, explain(conn, ORDERS_BY_DATE_FULL_SCAN, version)))
+    full_scan = explain(conn, ORDERS_BY_DATE_FULL_SCAN, version)
+    written.append(_write(out_dir, full_scan))
+    after = [t for t in read_tables(monitor, _unique(tables_read(full_scan)))
+             if t not in tables]  # only what the DROP INDEX changed
+    written.append(_write(out_dir, {
+        "command": "collectors.table_context.read_table_context", "server_version": version,
+        "note": "tables the recorded plans read; after_drop_index: read again after "
+                "DROP INDEX idx_created_at ON orders",
+        "tables": tables, "after_drop_index": after}, TABLES_FILE))
     return written
 
 
@@ -230,10 +292,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     out_dir = Path(argv[0]) if argv else OUT_DIR
     with tempfile.TemporaryDirectory(prefix="demo-plans-") as tmp:
-        server = start_mariadb(tmp)
+        server = start_mariadb(tmp, networking=True)  # the collector connects over TCP
         try:
             conn = server.connect(autocommit=True, charset="utf8mb4")
-            for path in record(conn, out_dir):
+            monitor = monitoring_account(conn, server.port)
+            for path in record(conn, monitor, out_dir):
                 print(path)
             conn.close()
         finally:

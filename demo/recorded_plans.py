@@ -34,6 +34,7 @@ from store import Store
 from store.flags import utc_iso
 
 PLANS_DIR = Path(__file__).resolve().parent / "plans"
+TABLES_FILE = "tables.json"
 REGRESSED_INSTANCE = "orders-prd-1"  # lost orders.idx_created_at (see demo/server.py)
 ORDERS_INDEXED, ORDERS_FULL_SCAN = "orders_by_date_indexed", "orders_by_date_full_scan"
 
@@ -61,6 +62,8 @@ def recorded_plans() -> dict[str, RecordedPlan]:
     """Every recording, by name (read once: the files never change while the demo runs)."""
     plans = {}
     for path in sorted(PLANS_DIR.glob("*.json")):
+        if path.name == TABLES_FILE:  # the tables the plans read (demo/recorded_tables.py)
+            continue
         doc = json.loads(path.read_text(encoding="utf-8"))
         plans[doc["name"]] = RecordedPlan(
             name=doc["name"], db=doc["db"], statement=doc["statement"], query=doc["query"],

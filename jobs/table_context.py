@@ -9,6 +9,10 @@ Errors are per table and one sentence each (no monitoring account, unreachable s
 gone); a plan-wide problem (no MYSQL_USER, instance gone from the inventory) is ``error``. A
 read that failed keeps serving the last good read, marked with the error, so a server that is
 down for a minute does not blank the tab.
+
+A server with no monitoring account to connect with (the demo, whose instances are
+simulated) passes ``instance_reader``: it reads a table of an instance by itself, so no
+connection params are needed; everything else (inventory check, cache, errors) is the same.
 """
 
 from __future__ import annotations
@@ -28,7 +32,9 @@ log = logging.getLogger(__name__)
 FRESH_SECONDS = 3600
 MAX_TABLES = 30  # a plan joins at most 61 tables; past 30 the tab is no help anyway
 
-Reader = Callable[..., dict[str, Any]]
+Reader = Callable[..., dict[str, Any]]  # (params, schema, table, timeout, *, now): a collector
+# (instance, schema, table, *, now) -> the collector's fields; raises TableContextError
+InstanceReader = Callable[..., dict[str, Any]]
 
 
 def _fresh(doc: Mapping[str, Any] | None, now: datetime) -> bool:
@@ -51,11 +57,14 @@ def _from_cache(entry: dict[str, Any], cached: Mapping[str, Any],
 
 def plan_table_context(store: Store, settings: Settings, plan: Mapping[str, Any], *,
                        refresh: bool = False, now: datetime | None = None,
-                       reader: Reader = read_table_context) -> dict[str, Any]:
+                       reader: Reader = read_table_context,
+                       instance_reader: InstanceReader | None = None) -> dict[str, Any]:
     """``{"plan_id", "instance_id", "schema", "error", "tables": [...]}`` for a stored plan.
 
     Each table: ``schema``, ``table``, ``aliases``, ``cached`` (served from the store),
     ``error`` (None or a sentence) and, once read, the collector's fields and ``read_at``.
+    ``reader`` is called with the instance's connection params (MYSQL_USER...);
+    ``instance_reader``, when given, instead, with the instance itself (no params needed).
     """
     now = now or datetime.now(UTC)
     instance_id = str(plan.get("instance_id") or "")
@@ -71,12 +80,20 @@ def plan_table_context(store: Store, settings: Settings, plan: Mapping[str, Any]
     if instance is None or instance.get("gone"):
         problem = (f"{instance_id or 'This plan'} is not in the inventory (any more), so "
                    "there is no server to read the tables from.")
-    else:
+    elif instance_reader is None:
         try:
             params = connection_params(instance, settings)
         except ConnectionSettingsError as exc:
             problem = f"The tables cannot be read: {exc}."
     answer["error"] = problem
+    can_read = problem is None and (params is not None or instance_reader is not None)
+
+    def read(schema: str, table: str) -> dict[str, Any]:
+        if params is not None:
+            return reader(params, schema, table, settings.explain_timeout_seconds, now=now)
+        assert instance_reader is not None and instance is not None
+        return instance_reader(instance, schema, table, now=now)
+
     for ref in refs[:MAX_TABLES]:
         entry: dict[str, Any] = {**ref.to_dict(), "cached": False, "error": None}
         if not ref.schema:
@@ -88,13 +105,12 @@ def plan_table_context(store: Store, settings: Settings, plan: Mapping[str, Any]
         if cached and not refresh and _fresh(cached, now):
             answer["tables"].append(_from_cache(entry, cached, None))
             continue
-        if params is None:  # serve the last read, if any, with why it is not fresher
+        if not can_read:  # serve the last read, if any, with why it is not fresher
             answer["tables"].append(_from_cache(entry, cached, problem) if cached
                                     else {**entry, "error": problem})
             continue
         try:
-            context = reader(params, ref.schema, ref.table, settings.explain_timeout_seconds,
-                             now=now)
+            context = read(ref.schema, ref.table)
         except TableContextError as exc:
             log.info("table context of %s.%s on %s: %s", ref.schema, ref.table, instance_id,
                      exc)

@@ -579,7 +579,8 @@ def show_tables(active_tab: str | None, plan: dict | None, _refresh: int | None)
                          className="small border mb-0")
     services = current_services()
     answer = plan_table_context(services.store, services.settings, plan,
-                                refresh=ctx.triggered_id == "plan-tables-refresh")
+                                refresh=ctx.triggered_id == "plan-tables-refresh",
+                                instance_reader=services.table_reader)
     return create_tables_view(answer)
 
 

@@ -55,6 +55,15 @@ def demo_app(tmp_path: Path, aws: MotoServer) -> Iterator:
 def _texts(dash_duo, selector: str) -> list[str]:
     return [e.text for e in dash_duo.driver.find_elements(By.CSS_SELECTOR, selector) if e.text]
 
+def _open_tab(dash_duo, label: str) -> None:
+    for link in dash_duo.find_elements("#plan-tabs .nav-link"):
+        if link.text.strip() == label:
+            dash_duo.driver.execute_script(
+                "arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", link)
+            link.click()
+            return
+    raise AssertionError(f"no tab {label!r}")
+
 def _no_red_errors(dash_duo, page: str) -> None:
     shown = [e.text for e in dash_duo.driver.find_elements(By.CSS_SELECTOR, ".text-danger, "
                                                            ".alert-danger") if e.text.strip()]
@@ -134,6 +143,21 @@ def test_every_demo_page_shows_data_and_no_error(dash_duo, demo_app) -> None:
     dash_duo.wait_for_contains_text("#plan-history", "2 different plans", timeout=20)
     dash_duo.wait_for_contains_text("#plan-findings", "Full table scan")
     _no_red_errors(dash_duo, "plans")
+    # its Tables tab: the tables as a real MariaDB showed them (demo/recorded_tables.py), on
+    # orders-prd-1 after its index was dropped, and no monitoring account to set up
+    _open_tab(dash_duo, "Tables")
+    dash_duo.wait_for_contains_text("#plan-tables-view", "shop.orders", timeout=20)
+    cards = dash_duo.find_elements("#plan-tables-view .table-context")
+    assert [c.find_element(By.CSS_SELECTOR, ".card-header").text.split()[0] for c in cards] \
+        == ["shop.orders", "shop.customers"]
+    orders = cards[0].text
+    assert "as o" in orders and "PRIMARY" in orders and "rows" in orders, orders
+    assert "InnoDB" in orders and "read at 20" in orders, orders
+    assert "idx_created_at" not in orders  # dropped on orders-prd-1: why the plan is ALL
+    view = dash_duo.find_element("#plan-tables-view")
+    assert "MYSQL_USER" not in view.text and "monitoring account" not in view.text, view.text
+    assert not view.find_elements(By.CSS_SELECTOR, ".alert-warning, .alert-secondary")
+    _no_red_errors(dash_duo, "plans tables")
 
     severe = [e for e in dash_duo.get_logs() or [] if e.get("level") == "SEVERE"]
     assert severe == [], [e["message"] for e in severe]
