@@ -13,8 +13,10 @@ Variants handled: MySQL 8 ``log_slow_extra=ON`` fields on the Query_time line; M
 old ``# Time: 261003  1:15:42`` format, ``# Thread_id: 8  Schema: shop  QC_hit: No``,
 ``# Rows_affected: 0  Bytes_sent: 63``, ``log_slow_verbosity`` lines (``# Full_scan:``,
 ``# Filesort:``, ``# explain:``), backticked ``use `db`;``; ``# administrator command: Quit;``
-entries; and the server start banner (``mysqld, Version: ... started with:`` / ``Tcp port:`` /
-``Time  Id Command  Argument``) that a slow-log file contains after every (re)open.
+entries; a ``# Time:`` line that also carries ``# User@Host:`` (an old MySQL bug; pt reads
+both); and the server start banner (``mysqld, Version: ... started with:`` / ``Tcp port:``
+or Windows' ``TCP Port:`` / ``Time  Id Command  Argument``) that a slow-log file contains
+after every (re)open.
 
 Conventions:
 
@@ -68,6 +70,9 @@ MAX_COUNT = 2**63 - 1
 MAX_NAME_CHARS = 256  # user, host, ip and database names are cut here, with TRUNCATED
 TRUNCATED = "…[cut]"
 _CACHE_SIZE = 4096
+# header keys that set an entry's attributes (or its Schema), not ``extra``
+_ENTRY_FIELDS = frozenset(("Query_time", "Lock_time", "Rows_sent", "Rows_examined",
+                           "Rows_affected", "Bytes_sent", "Thread_id", "Schema"))
 
 
 @dataclass(slots=True, kw_only=True)
@@ -142,6 +147,8 @@ def _pairs(text: str) -> dict[str, str]:
 
 
 def _number(value: str) -> int | float | str:
+    if value.isdigit() and value.isascii() and len(value) < 19:  # the usual case, at once
+        return int(value)
     if not value:
         return value
     c = value[0]
@@ -247,7 +254,7 @@ class SlowLogStream:
     """
 
     __slots__ = ("current_db", "last_time", "_time_str", "_time_val", "_uh_cache",
-                 "_uh_prefix")
+                 "_uh_prefix", "_line_cache")
 
     def __init__(self, current_db: str | None = None) -> None:
         self.current_db = current_db
@@ -256,6 +263,7 @@ class SlowLogStream:
         self._time_val: datetime | None = None
         self._uh_cache: dict[str, tuple[str | None, str | None, str | None, int | None]] = {}
         self._uh_prefix: dict[str, tuple[str | None, ...]] = {}
+        self._line_cache: dict[str, dict[str, int | float | str] | bool] = {}
 
     def _user_host(self, line: str) -> tuple[str | None, str | None, str | None, int | None]:
         """(user, host, ip, thread id) of a ``# User@Host:`` line, cached."""
@@ -302,7 +310,9 @@ class SlowLogStream:
         """Apply ``Key: value`` pairs to ``entry``; returns the (possibly new) Schema."""
         extra = entry.extra
         for k, v in _pairs(text).items():
-            if k == "Query_time":
+            if k not in _ENTRY_FIELDS:  # most keys of log_slow_extra and MariaDB's lines
+                extra[k] = _number(v)
+            elif k == "Query_time":
                 entry.query_time = float(v)
             elif k == "Lock_time":
                 entry.lock_time = float(v)
@@ -316,10 +326,8 @@ class SlowLogStream:
                 entry.bytes_sent = _int(v)
             elif k == "Thread_id":
                 entry.thread_id = _int(v)
-            elif k == "Schema":
+            else:  # Schema
                 schema = _unquote_db(v)
-            else:
-                extra[k] = _number(v)
         return schema
 
     def _parse(self, lines: list[str], first_line: int | None = None) -> SlowLogEntry:
@@ -346,6 +354,12 @@ class SlowLogStream:
             tag = line[:7]
             if tag == "# Time:":
                 value = line[7:].strip()
+                uh_at = value.find("# User@Host:")
+                if uh_at >= 0:  # an old MySQL bug wrote both on one line (pt reads both)
+                    entry.user, entry.host, entry.ip, tid = self._user_host(value[uh_at:])
+                    if tid is not None:
+                        entry.thread_id = tid
+                    value = value[:uh_at].rstrip()
                 if value == self._time_str:
                     entry.time = self._time_val
                 else:
@@ -449,47 +463,79 @@ class SlowLogStream:
         return entry
 
 
-    def _parse_standard(self, g: tuple[str, ...]) -> SlowLogEntry | None:
+    def _parse_standard(self, g: tuple[str | None, ...]) -> SlowLogEntry | None:
         """The entry of a `_STANDARD` match's groups, exactly as `_parse` would give it, or
         None (nothing changed) when `_parse` must see it: an error, or a layout it treats
-        differently (a `use` line without ``;``, a server banner among the lines)."""
-        value, uh_line, uh_prefix, num, qt, lt, rs, rx, use, ts, body = g
+        differently (a `use` line without ``;``, a server banner among the lines, a name to
+        cut).  Lines are applied in file order, as `_parse_unchecked` applies them."""
+        (value, uh_line, m_tid, m_schema, m_qc, pre, qt, lt, rs, rx, tail, m_ra, m_bs, post,
+         use, ts, body) = g
+        if (pre and ";\n" in pre) or (post and ";\n" in post):
+            return None  # after a bare "#" line, _split may start an entry at the next one
+        extra: dict[str, int | float | str] = {}
+        schema: str | None = None
         try:
-            query_time = float(qt)
-            lock_time = float(lt)
-            rows_sent = int(rs)
-            rows_examined = int(rx)
-            timestamp = int(ts)
-            if value == self._time_str:
-                time = self._time_val
+            if value is None:
+                time = None
             else:
-                time = _parse_time(value)
-                self._time_val, self._time_str = time, value
-            # _user_host, with the regex's split at the last "Id:"
-            by_prefix = self._uh_prefix.get(uh_prefix)
-            if by_prefix is None:
-                by_prefix = self._user_host_prefix(uh_line, len(uh_prefix), num)
-            if by_prefix:
-                user, host, ip = by_prefix
-                tid: int | None = int(num)
+                value = value.strip()
+                if value == self._time_str:
+                    time = self._time_val
+                elif "# User@Host:" in value:
+                    return None
+                else:
+                    time = _parse_time(value)
+                    self._time_val, self._time_str = time, value
+            user, host, ip, tid = self._user_host(uh_line)  # type: ignore[arg-type]
+            if m_tid is not None:  # MariaDB: # Thread_id: N  Schema: db  QC_hit: No
+                tid = int(m_tid)
+                schema = _unquote_db(m_schema)  # type: ignore[arg-type]
+                extra["QC_hit"] = m_qc  # type: ignore[assignment]
+            query_time = float(qt)  # type: ignore[arg-type]
+            lock_time = float(lt)  # type: ignore[arg-type]
+            rows_sent = int(rs)  # type: ignore[arg-type]
+            rows_examined = int(rx)  # type: ignore[arg-type]
+            timestamp = int(ts)  # type: ignore[arg-type]
+            if pre or tail or post:  # other fields: as _parse_unchecked reads them
+                e = _new_entry(SlowLogEntry)
+                e.thread_id, e.rows_affected, e.bytes_sent, e.extra = tid, None, None, extra
+                e.query_time, e.lock_time, e.rows_sent, e.rows_examined = 0.0, 0.0, 0, 0
+                if pre:
+                    schema = self._header_lines(e, pre, schema)
+                e.query_time, e.lock_time = query_time, lock_time
+                e.rows_sent, e.rows_examined = rows_sent, rows_examined
+                if tail:  # MySQL 8 log_slow_extra
+                    schema = self._fields(e, tail, schema)
+                if m_ra is not None:
+                    e.rows_affected, e.bytes_sent = int(m_ra), int(m_bs)  # type: ignore[arg-type]
+                if post:
+                    schema = self._header_lines(e, post, schema)
+                tid, rows_affected, bytes_sent = e.thread_id, e.rows_affected, e.bytes_sent
+                query_time, lock_time = e.query_time, e.lock_time
+                rows_sent, rows_examined = e.rows_sent, e.rows_examined
+            elif m_ra is not None:  # MariaDB: # Rows_affected: N  Bytes_sent: N
+                rows_affected, bytes_sent = int(m_ra), int(m_bs)  # type: ignore[arg-type]
             else:
-                user, host, ip, tid = self._user_host(uh_line)
+                rows_affected = bytes_sent = None
         except (ValueError, IndexError, OverflowError):
             return None
-        if (query_time > MAX_SECONDS or lock_time > MAX_SECONDS  # no sign, no NaN here
-                or rows_sent > MAX_COUNT or rows_examined > MAX_COUNT
-                or (tid is not None and tid > MAX_COUNT)
-                or (user is not None and len(user) > MAX_NAME_CHARS)
-                or (host is not None and len(host) > MAX_NAME_CHARS)):
-            return None  # _parse says why, or cuts the name
+        if not (0.0 <= query_time <= MAX_SECONDS and 0.0 <= lock_time <= MAX_SECONDS
+                and 0 <= rows_sent <= MAX_COUNT and 0 <= rows_examined <= MAX_COUNT
+                and (tid is None or 0 <= tid <= MAX_COUNT)
+                and (rows_affected is None or 0 <= rows_affected <= MAX_COUNT)
+                and (bytes_sent is None or 0 <= bytes_sent <= MAX_COUNT)
+                and (user is None or len(user) <= MAX_NAME_CHARS)
+                and (host is None or len(host) <= MAX_NAME_CHARS)
+                and (ip is None or len(ip) <= MAX_NAME_CHARS)):
+            return None  # _parse says why, or cuts the name (NaN fails the test too)
         use_db = None
         if use is not None:
             use = use.rstrip()
             if not use.endswith(";"):
                 return None
             use_db = _unquote_db(use.rstrip(";"))
-        sql = body.strip()
-        if not sql or ", Version: " in body:
+        sql = body.strip()  # type: ignore[union-attr]
+        if not sql or ", Version: " in body:  # type: ignore[operator]
             return None
         if sql[-1] == ";":
             sql = sql[:-1].rstrip()
@@ -498,8 +544,22 @@ class SlowLogStream:
         if sql[0] == "#" and sql.startswith("# administrator command:"):
             sql = sql[2:]
         if use_db:
-            self.current_db = use_db
-        self.last_time = time
+            db: str | None = use_db
+        elif schema is not None:
+            db = schema or None  # an explicit empty Schema: the session had no database
+        else:
+            db = self.current_db
+        if db is not None and len(db) > MAX_NAME_CHARS:
+            return None
+        # ---- no error from here on: the stream's state changes
+        if use_db or schema:
+            self.current_db = db
+        if time is not None:
+            self.last_time = time
+        elif self.last_time is not None:
+            time = self.last_time
+        else:
+            time = datetime.fromtimestamp(timestamp, UTC)
         # SlowLogEntry(...), at a quarter of the cost of the dataclass's keyword __init__
         e = _new_entry(SlowLogEntry)
         e.time = time
@@ -507,30 +567,63 @@ class SlowLogStream:
         e.host = host
         e.ip = ip
         e.thread_id = tid
-        e.db = self.current_db
+        e.db = db
         e.query_time = query_time
         e.lock_time = lock_time
         e.rows_sent = rows_sent
         e.rows_examined = rows_examined
-        e.rows_affected = None
-        e.bytes_sent = None
-        e.extra = {}
+        e.rows_affected = rows_affected
+        e.bytes_sent = bytes_sent
+        e.extra = extra
         e.sql = sql
         e.timestamp = timestamp
         return e
 
+    def _header_lines(self, entry: SlowLogEntry, text: str, schema: str | None) -> str | None:
+        """Header lines other than Time, User@Host and Query_time (``\\n``-terminated), as
+        _parse_unchecked applies them: ``# explain:`` lines skipped, the others' ``Key:
+        value`` pairs.  MariaDB's log_slow_verbosity lines repeat (``# Full_scan: No
+        Full_join: No ...``), so what a line adds to ``extra`` is cached by its text."""
+        cache = self._line_cache
+        extra = entry.extra
+        for line in text.split("\n"):
+            if len(line) < 2 or line[:10] == "# explain:":
+                continue  # "" after the last \n, a bare "#": no fields
+            fields = cache.get(line)
+            if fields is None:
+                pairs = _pairs(line[1:])
+                fields = ({k: _number(v) for k, v in pairs.items()}
+                          if _ENTRY_FIELDS.isdisjoint(pairs) else False)
+                if len(cache) >= _CACHE_SIZE:
+                    cache.clear()
+                cache[line] = fields
+            if fields is False:
+                schema = self._fields(entry, line[1:], schema)
+            else:
+                extra.update(fields)
+        return schema
 
-# The layout MySQL writes for nearly every entry, matched whole (see iter_entries_text).  No
-# \r anywhere (a lone one ends a line), statement lines not starting with "#".
-_STANDARD = re.compile(
-    r"# Time: (\S+)\n"
-    r"((# User@Host: [^\n\r]*)Id:[ \t]*([0-9]+)[ \t]*\n)"  # the text before the last Id:
-    r"# Query_time: ([0-9.]+)  Lock_time: ([0-9.]+) Rows_sent: ([0-9]+)"
-    r"  Rows_examined: ([0-9]+)\n"
-    r"(?:use ([^\n\r]*)\n)?"
-    r"SET timestamp=([0-9]+);\n"
-    r"((?:[^#\n\r][^\n\r]*(?:\n|\Z))+)"
-    r"(?=# Time:|\Z)")  # and then the next entry (statement lines cannot start with #)
+
+# The layouts servers write for nearly every entry, matched whole (see iter_entries_text):
+# MySQL 5.7/8.x (with log_slow_extra fields after Rows_examined), MariaDB 10.x/11.x (the
+# Thread_id and Rows_affected lines, log_slow_verbosity's lines and its `# explain:` table).
+# No \r anywhere (a lone one ends a line), no header line _parse_unchecked treats specially
+# among the other header lines, statement lines not starting with "#".
+_OTHER_HEADER = r"\#(?:\ (?!Time:|User@|Query_time:|administrator\ command:)[^\n\r]*)?\n"
+_STANDARD = re.compile(r"""
+    (?:\#\ Time:([^\n\r]*)\n)?                                            # 1 (MariaDB omits
+    (\#\ User@Host:\ [^\n\r]*\n)                                         # 2  repeated ones)
+    (?:\#\ Thread_id:\ ([0-9]+)\ \ Schema:\ ([!-9;-~]*)\ \ QC_hit:\ (Yes|No)\n)?  # 3-5
+    ((?:""" + _OTHER_HEADER + r""")*)                                    # 6
+    \#\ Query_time:\ ([0-9.]+)\ \ Lock_time:\ ([0-9.]+)\ \ ?Rows_sent:\ ([0-9]+)  # 7-9
+    \ \ Rows_examined:\ ([0-9]+)(?:\ ([^\n\r]*))?\n                         # 10, 11
+    (?:\#\ Rows_affected:\ ([0-9]+)\ \ Bytes_sent:\ ([0-9]+)\n)?             # 12, 13
+    ((?:""" + _OTHER_HEADER + r""")*)                                    # 14
+    (?:use\ ([^\n\r]*)\n)?                                                # 15
+    SET\ timestamp=([0-9]+);\n                                              # 16
+    ((?:[^\#\n\r][^\n\r]*(?:\n|\Z))+)                                        # 17
+    (?=\#\ Time:|\#\ User@Host:|\Z)  # the next entry (statement lines cannot start with #)
+    """, re.VERBOSE)
 
 
 def parse_entry(text: str, current_db: str | None = None) -> SlowLogEntry:
@@ -539,8 +632,13 @@ def parse_entry(text: str, current_db: str | None = None) -> SlowLogEntry:
     return SlowLogStream(current_db).parse(text)
 
 
+def _is_tcp_port(line: str) -> bool:
+    """``Tcp port: 3306 ...`` of a server banner (``TCP Port:`` on Windows), as pt."""
+    return line[:9].lower() == "tcp port:"
+
+
 def _is_banner_tail(line: str) -> bool:
-    if line.startswith("Tcp port:"):
+    if _is_tcp_port(line):
         return True
     return line.startswith("Time") and line.split() == ["Time", "Id", "Command", "Argument"]
 
@@ -649,10 +747,20 @@ def _count_lines(text: str, start: int, end: int, cr: bool) -> int:
     return n
 
 
+def _starts_at_user_host(text: str, p: int) -> bool:
+    """Does the ``# User@Host:`` line at ``p`` (just after a ``\\n``) certainly start an
+    entry: its previous line (in ``text``) is not a ``# Time:`` line (they would be one
+    entry) nor part of a server banner (which _split skips)."""
+    end = p - 2 if p >= 2 and text[p - 2] == "\r" else p - 1  # the previous line's end
+    q = max(text.rfind("\n", 0, end), text.rfind("\r", 0, end))
+    prev = text[q + 1:end]
+    return not prev.startswith(("# Time:", "Time ")) and not _is_tcp_port(prev) and not (
+        prev.rstrip().endswith("started with:"))
+
+
 def _last_entry_start(chunk: str) -> int:
     """The start of the last line of ``chunk`` that certainly starts an entry, or -1: a
-    ``# Time:`` line, else a ``# User@Host:`` line whose previous line (in the chunk) is
-    not a ``# Time:`` line (they would be one entry) nor part of a server banner."""
+    ``# Time:`` line, else a ``# User@Host:`` line (see _starts_at_user_host)."""
     p = max(chunk.rfind("\n# Time:"), chunk.rfind("\r# Time:"))
     if p >= 0:
         return p + 1
@@ -660,14 +768,25 @@ def _last_entry_start(chunk: str) -> int:
         return 0
     p = chunk.rfind("\n# User@Host:")
     while p > 0:
-        end = p - 1 if chunk[p - 1] == "\r" else p  # the previous line, without its end
-        q = max(chunk.rfind("\n", 0, end), chunk.rfind("\r", 0, end))
-        prev = chunk[q + 1:end]
-        if not prev.startswith(("# Time:", "Tcp port:", "Time ")) and not (
-                prev.rstrip().endswith("started with:")):
+        if _starts_at_user_host(chunk, p + 1):
             return p + 1
         p = chunk.rfind("\n# User@Host:", 0, p)
     return -1
+
+
+def _next_entry_start(text: str, pos: int, end: int) -> int:
+    """The first line start after ``pos`` that certainly starts an entry (a ``# Time:``
+    line, or a ``# User@Host:`` line, see _starts_at_user_host), or ``end``: where the
+    general way can stop and the fast path try again.  MariaDB writes ``# Time:`` only when
+    the second changes, so stopping at ``# Time:`` alone would leave thousands of entries
+    to the general way after one it must read."""
+    t = text.find("\n# Time:", pos, end) + 1 or end
+    u = text.find("\n# User@Host:", pos, t)
+    while u >= 0:
+        if _starts_at_user_host(text, u + 1):
+            return u + 1
+        u = text.find("\n# User@Host:", u + 1, t)
+    return t
 
 
 def iter_entries_text(chunks: Iterable[str], stream: SlowLogStream | None = None
@@ -675,8 +794,9 @@ def iter_entries_text(chunks: Iterable[str], stream: SlowLogStream | None = None
     """What :func:`iter_entries` yields for the lines of ``"".join(chunks)``, faster; each
     chunk must end at a line end (e.g. a file read in blocks cut after a newline).
 
-    Entries in the layout MySQL writes (``_STANDARD``) are parsed from one regex match;
-    anything else, up to the next ``# Time:`` line, goes through :func:`iter_entries`.
+    Entries in the layouts MySQL and MariaDB write (``_STANDARD``) are parsed from one
+    regex match; anything else, up to the next line that certainly starts an entry,
+    goes through :func:`iter_entries`.
     Memory: about a chunk, plus the text of an entry that spans chunks.
     """
     if stream is None:
@@ -714,7 +834,7 @@ def iter_entries_text(chunks: Iterable[str], stream: SlowLogStream | None = None
                     yield entry
                     pos = m.end()
                     continue
-            stop = text.find("\n# Time:", pos + 1) + 1 or end
+            stop = _next_entry_start(text, pos + 1, end)
             lines += _count_lines(text, counted, pos, cr)
             counted = pos
             for item in iter_entries(io.StringIO(text[pos:stop], newline=""), stream):

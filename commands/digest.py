@@ -118,8 +118,8 @@ def _is_entry_start(raw: BinaryIO, pos: int) -> bool:
     if not head.startswith(b"# User@Host:"):
         return False
     prev = _prev_line(raw, pos)
-    return prev is not None and not prev.startswith((b"# Time:", b"Tcp port:", b"Time ")) \
-        and not prev.rstrip().endswith(b"started with:")
+    return prev is not None and not prev.startswith((b"# Time:", b"Time ")) \
+        and prev[:9].lower() != b"tcp port:" and not prev.rstrip().endswith(b"started with:")
 
 
 def _next_entry_start(raw: BinaryIO, pos: int, limit: int) -> int:
