@@ -5,7 +5,15 @@
 * MySQL 8 ``EXPLAIN FORMAT=TREE`` and ``EXPLAIN ANALYZE`` text (``-> Table scan on t  (cost=..
   rows=..)``, nesting by 4-space indentation),
 * MariaDB 10.6-11.x ``EXPLAIN FORMAT=JSON`` / ``ANALYZE FORMAT=JSON`` (``block-nl-join``,
-  ``read_sorted_file``, ``expression_cache`` ...).
+  ``read_sorted_file``, ``expression_cache``, ``recursive_union``, ``materialization`` in
+  ``subqueries``, ``window_functions_computation``, ``"table": {"message": ...}`` ...).
+
+Every plan a server prints must parse (a 400 for an ordinary statement is a bug): a member
+the model does not know becomes a *generic* node named after the member, with its scalar
+members kept in ``extra`` and ``extra["unknown_member"]`` naming it, instead of an error.
+:class:`PlanParseError` is kept for input that is not EXPLAIN output at all (not JSON, no
+``query_block``, an empty query block, a known member of the wrong JSON type), and for input
+past the size and depth limits.
 
 :func:`parse_plan` turns any of them into a tree of :class:`PlanNode`.  Node ids are positional
 (``n0`` is the root, ``n0.1`` its second child, ...), so the same plan always gets the same ids.
@@ -78,6 +86,23 @@ _ACCESS_LABELS = {
     "ALL": "Table scan",
 }
 _FULL_SCAN_ACCESS = frozenset({"ALL", "index"})
+# MariaDB's hash joins (join_cache_level >= 3) print the inner table's access as ``hash_ALL``,
+# ``hash_index``, ``hash_range`` ...: the table is read that way to build the hash table.
+_HASH_ACCESS_PREFIX = "hash_"
+
+
+def _access_label(access: str | None) -> str:
+    """The readable name of a table access type (``hash_ALL`` -> ``Hash join (table scan)``)."""
+    if access and access.startswith(_HASH_ACCESS_PREFIX):
+        base = _ACCESS_LABELS.get(access[len(_HASH_ACCESS_PREFIX):])
+        return f"Hash join ({base.lower()})" if base else "Hash join"
+    return _ACCESS_LABELS.get(access or "", "Table access")
+
+
+def _is_full_scan(access: str | None) -> bool:
+    if access and access.startswith(_HASH_ACCESS_PREFIX):
+        access = access[len(_HASH_ACCESS_PREFIX):]
+    return access in _FULL_SCAN_ACCESS
 
 
 @dataclass(slots=True)
@@ -205,7 +230,9 @@ def parse_plan(text: str | Mapping[str, Any], fmt: str = "auto") -> PlanNode:
     ``fmt`` is ``"json"``, ``"tree"`` or ``"auto"`` (JSON when the text starts with ``{`` or
     ``[``, TREE when it has ``->`` lines).  The JSON flavour (MySQL or MariaDB) is detected from
     the members present and reported in ``root.extra["flavour"]``.  A mapping is taken as
-    already-decoded EXPLAIN JSON.  Raises :class:`PlanParseError` for anything unreadable.
+    already-decoded EXPLAIN JSON.  A member the model does not know becomes a generic node
+    (``extra["unknown_member"]``) rather than an error; :class:`PlanParseError` is raised for
+    input that is not EXPLAIN output at all and for input past the size and depth limits.
     """
     if fmt not in ("auto", "json", "tree"):
         raise ValueError(f"fmt must be 'auto', 'json' or 'tree', not {excerpt(fmt, 20)}")
@@ -319,12 +346,13 @@ def _assign_ids(root: PlanNode, root_id: str) -> None:
 
 
 def _mark_internal(root: PlanNode) -> None:
-    """Mark reads of internal tables (temporary tables, materialised derived tables/views/CTEs)
-    with ``extra["internal"] = True``: scanning those fully is how they are meant to be read."""
+    """Mark reads of internal tables (temporary tables, materialised derived tables/views/CTEs,
+    table functions such as JSON_TABLE) with ``extra["internal"] = True``: scanning those fully
+    is how they are meant to be read."""
     for node in iter_nodes(root):
         if node.table is None:
             continue
-        if node.table.startswith("<") or any(
+        if node.table.startswith("<") or "table_function" in node.extra or any(
                 "materialized" in child.flags for child in node.children):
             node.extra["internal"] = True
 
@@ -474,7 +502,8 @@ _MARIADB_MARKERS = frozenset({
     "block-nl-join", "read_sorted_file", "expression_cache", "subqueries", "materialized",
     "temporary_table", "filesort", "r_loops", "r_rows", "r_filtered", "having_condition",
     "outer_ref_condition", "query_optimization", "buffer_type", "join_type", "sort_key",
-    "r_total_time_ms",
+    "r_total_time_ms", "recursive_union", "window_functions_computation", "materialization",
+    "r_engine_stats", "rowid_filter", "r_strategy",
 })
 
 
@@ -490,7 +519,9 @@ def _detect_flavour(doc: Any) -> str:
                 if key in _MYSQL_MARKERS:
                     mysql += 1
                 elif key in _MARIADB_MARKERS or (
-                        key == "rows" and isinstance(value.get("table_name"), str)):
+                        key == "rows" and isinstance(value.get("table_name"), str)) or (
+                        key == "table" and isinstance(item, Mapping) and "message" in item
+                        and "table_name" not in item):  # MariaDB's "Impossible WHERE" etc.
                     mariadb += 1
                 elif key == "filtered":
                     if isinstance(item, str):
@@ -518,7 +549,7 @@ def _parse_json_doc(doc: Any) -> PlanNode:
                              f"found: {_names(sorted(map(str, doc)))}")
     flavour = _detect_flavour(doc)
     try:
-        root = _JsonBuilder(flavour).query_block(doc["query_block"], "$.query_block")
+        root = _JsonBuilder(flavour, doc).query_block(doc["query_block"], "$.query_block")
     except RecursionError as exc:  # pragma: no cover - the depth check comes first
         raise PlanParseError(_too_deep_json()) from exc
     except PlanParseError as exc:
@@ -535,7 +566,8 @@ _PLAN_KEYS = frozenset({
     "query_block", "table", "nested_loop", "ordering_operation", "grouping_operation",
     "duplicates_removal", "windowing", "union_result", "unary_result", "block-nl-join",
     "read_sorted_file", "filesort", "temporary_table", "subqueries", "query_specifications",
-    "materialized", "materialized_from_subquery",
+    "materialized", "materialized_from_subquery", "recursive_union", "materialization",
+    "window_functions_computation", "table_name",
 })
 _WRAPPER_LABELS = {
     "grouping_operation": "Group by",
@@ -545,17 +577,42 @@ _WRAPPER_LABELS = {
 }
 
 
-def _has_plan(value: Any) -> bool:
-    if isinstance(value, Mapping):
-        return any(k in _PLAN_KEYS or str(k).endswith("_subqueries") for k in value)
-    if isinstance(value, list):
-        return any(_has_plan(v) for v in value)
-    return False
+def _plan_containers(doc: Any) -> set[int]:
+    """The ids of every object and list in ``doc`` that holds plan members at any depth.
+
+    One iterative post-order pass, so asking "is there a plan in here?" of an unknown member
+    costs nothing, however deep the unknown wrappers nest (a member renamed by a newer server,
+    e.g. ``{"materialization_v2": {"query_block_v2": {"nested_loop": ...}}}``, still yields
+    its tables instead of being kept as an opaque value)."""
+    found: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(doc, False)]
+    while stack:
+        value, done = stack.pop()
+        if isinstance(value, Mapping):
+            items = list(value.values())
+        elif isinstance(value, list):
+            items = value
+        else:
+            continue
+        if not done:
+            stack.append((value, True))
+            stack.extend((item, False) for item in items)
+            continue
+        own = isinstance(value, Mapping) and any(
+            k in _PLAN_KEYS or str(k).endswith("_subqueries") for k in value)
+        if own or any(id(item) in found for item in items):
+            found.add(id(value))
+    return found
 
 
 class _JsonBuilder:
-    def __init__(self, flavour: str):
+    def __init__(self, flavour: str, doc: Any = None):
         self.flavour = flavour
+        self._planful = _plan_containers(doc)
+
+    def has_plan(self, value: Any) -> bool:
+        """True when ``value`` (part of the document being parsed) holds plan members."""
+        return id(value) in self._planful
 
     # -- containers ---------------------------------------------------------------------------
     def query_block(self, value: Any, path: str, operation: str | None = None) -> PlanNode:
@@ -580,11 +637,11 @@ class _JsonBuilder:
         if "having_condition" in qb:
             node.condition = _string(qb["having_condition"], f"{path}.having_condition")
             consumed.add("having_condition")
-        children, extra = self.content(qb, path, skip=consumed)
-        if not children and not node.extra and "message" not in extra and node.cost is None:
+        if not qb:
             raise PlanParseError(
                 f"{path}: a query block needs a select_id, a message or plan members such as "
-                f"table, nested_loop or union_result; found: {_names(qb)}")
+                "table, nested_loop or union_result; found: none")
+        children, extra = self.content(qb, path, skip=consumed)
         node.children = children
         node.extra.update(extra)
         return node
@@ -621,15 +678,17 @@ class _JsonBuilder:
                 node = self.join_list(value, here, "Remove duplicates (weedout)")
                 node.add_flag("temporary")
                 children.append(node)
-            elif key in ("union_result", "unary_result"):
+            elif key in ("union_result", "unary_result", "recursive_union"):
                 children.append(self.union(value, here, key))
+            elif key == "window_functions_computation":
+                children.append(self.window_functions(value, here))
             elif key == "subqueries" or key.endswith("_subqueries"):
                 children.extend(self.subqueries(value, here, key))
             elif key == "query_block":
                 children.append(self.query_block(value, here))
             elif key in ("materialized", "materialized_from_subquery", "derived"):
                 children.append(self.materialized(value, here))
-            elif _has_plan(value):
+            elif self.has_plan(value):
                 children.append(self.unknown(key, value, here))
             elif _json_scalar(value):
                 extra[key] = value
@@ -648,10 +707,11 @@ class _JsonBuilder:
         node = PlanNode("", operation)
         for i, item in enumerate(items):
             here = f"{path}[{i}]"
-            inner, more = self.content(_object(item, here, "a join member"), here)
-            if not inner:
-                raise PlanParseError(f"{here}: expected a table (or join) in the join list, "
-                                     f"found: {_names(item)}")
+            obj = _object(item, here, "a join member")
+            inner, more = self.content(obj, here)
+            if not inner:  # a join member of a kind this parser does not know
+                node.children.append(self.generic("join member", obj, here))
+                continue
             node.children.extend(inner)
             node.extra.update(more)
         return node
@@ -712,8 +772,14 @@ class _JsonBuilder:
 
     def union(self, value: Any, path: str, key: str) -> PlanNode:
         obj = _object(value, path, "a union result")
-        node = PlanNode("", "Union" if key == "union_result" else "Ordered result")
+        node = PlanNode("", "Ordered result" if key == "unary_result" else "Union")
         node.table = _string(obj.get("table_name"), f"{path}.table_name")
+        if key == "union_result" and node.table:  # MariaDB 10.3+: <intersect2,3>, <except1,4>
+            for prefix, label in (("<intersect", "Intersect"), ("<except", "Except")):
+                if node.table.startswith(prefix):
+                    node.operation = label
+        if key == "recursive_union":
+            node.operation = "Recursive union"
         node.access_type = _string(obj.get("access_type"), f"{path}.access_type")
         self._sort_flags(node, obj, path)
         specs = obj.get("query_specifications")
@@ -726,7 +792,8 @@ class _JsonBuilder:
                 spec = _object(spec, here, "a query specification")
                 inner, more = self.content(spec, here, skip={"dependent", "cacheable"})
                 if not inner:
-                    raise PlanParseError(f"{here}: expected a query_block or union_result")
+                    inner = [self.generic("query specification", spec, here)]
+                    more = {}
                 for key_ in ("dependent", "cacheable"):
                     if key_ in spec:
                         inner[0].extra[key_] = spec[key_]
@@ -743,17 +810,29 @@ class _JsonBuilder:
         for i, item in enumerate(_list(value, path, "subqueries")):
             here = f"{path}[{i}]"
             item = _object(item, here, "a subquery")
-            cache = None
+            cache = materialization = None
             if "expression_cache" in item:  # MariaDB: only correlated subqueries get one
                 cache = _object(item["expression_cache"], f"{here}.expression_cache",
                                 "an expression cache")
                 body, body_path = cache, f"{here}.expression_cache"
+            elif "materialization" in item:  # MariaDB: NOT IN / NOT EXISTS run once into a
+                materialization = _object(  # temporary table probed per outer row
+                    item["materialization"], f"{here}.materialization", "a materialisation")
+                body, body_path = materialization, f"{here}.materialization"
             else:
                 body, body_path = item, here
             if "query_block" not in body:
-                raise PlanParseError(f"{body_path}: expected a query_block for the subquery")
+                what = "subquery" if kind == "subquery" else f"{kind} subquery"
+                nodes.append(self.generic(what, item, here))
+                continue
             node = self.query_block(body["query_block"], f"{body_path}.query_block")
             node.extra["subquery_kind"] = kind.replace("_", " ")
+            if materialization is not None:
+                node.add_flag("materialized")
+                node.extra["strategy"] = "materialization"
+                for member, member_value in materialization.items():
+                    if member != "query_block" and _json_scalar(member_value):
+                        node.extra[member] = member_value
             for member in ("dependent", "cacheable", "using_temporary_table"):
                 if member in item:
                     node.extra[member] = item[member]
@@ -769,6 +848,8 @@ class _JsonBuilder:
             if dependent:
                 node.add_flag("dependent_subquery")
                 label += " (dependent)"
+            elif materialization is not None:
+                label += " (materialized)"
             node.operation = label
             nodes.append(node)
         return nodes
@@ -776,7 +857,9 @@ class _JsonBuilder:
     def materialized(self, value: Any, path: str) -> PlanNode:
         obj = _object(value, path, "a materialised subquery")
         if "query_block" not in obj:
-            raise PlanParseError(f"{path}: expected a query_block inside the materialisation")
+            node = self.generic("materialized", obj, path)
+            node.add_flag("materialized")
+            return node
         node = self.query_block(obj["query_block"], f"{path}.query_block", "Materialize")
         node.add_flag("materialized")
         if obj.get("dependent") is True:
@@ -789,24 +872,61 @@ class _JsonBuilder:
 
     def unknown(self, key: str, value: Any, path: str) -> PlanNode:
         """A member this parser does not know but that contains plan parts (newer servers)."""
-        label = key.replace("_", " ").replace("-", " ").capitalize()
-        if isinstance(value, list):
-            return self.join_list(value, path, label)
-        node = PlanNode("", label)
-        node.children, node.extra = self.content(value, path)
+        label = _readable(key)
+        if isinstance(value, Mapping) and isinstance(value.get("table_name"), str):
+            node = self.table(value, path)  # a table access under a member name we do not know
+        elif isinstance(value, list):
+            node = self.join_list(value, path, label)
+        else:
+            node = PlanNode("", label)
+            node.children, node.extra = self.content(value, path)
+        node.extra["unknown_member"] = str(key)[:40]
+        return node
+
+    def generic(self, what: str, obj: Mapping[str, Any], path: str) -> PlanNode:
+        """An object where a known part was expected (a table, a subquery, a join member) but
+        of a shape this parser does not know: its plan members become children and its other
+        members stay in ``extra``, so nothing the server printed is lost or refused."""
+        node = PlanNode("", _readable(what))
+        node.children, node.extra = self.content(obj, path)
+        node.extra["unknown_member"] = what
+        return node
+
+    def window_functions(self, value: Any, path: str) -> PlanNode:
+        """MariaDB's ``window_functions_computation``: the sorts it runs over a temporary
+        table (``sorts: [{"filesort": ...}]``) become children, before the table it reads."""
+        obj = _object(value, path, "a window function computation")
+        node = PlanNode("", "Window functions")
+        if "sorts" in obj:
+            for i, sort in enumerate(_list(obj["sorts"], f"{path}.sorts", "window sorts")):
+                here = f"{path}.sorts[{i}]"
+                inner, more = self.content(_object(sort, here, "a window sort"), here)
+                node.children.extend(inner or [self.generic("window sort", sort, here)])
+                for member, item in more.items():
+                    node.extra.setdefault(member, item)
+        children, extra = self.content(obj, path, skip={"sorts"})
+        node.children.extend(children)
+        node.extra.update(extra)
         return node
 
     # -- table accesses -----------------------------------------------------------------------
     def table(self, value: Any, path: str) -> PlanNode:
         obj = _object(value, path, "a table access with table_name, access_type, ...")
+        if "table_name" not in obj:
+            if isinstance(obj.get("message"), str):
+                return self.message_table(obj, path)
+            return self.generic("table access", obj, path)
         name = obj.get("table_name")
         if not isinstance(name, str):
             raise PlanParseError(
                 f"{path}.table_name: expected the table name as a string, got {_kind(name)}")
         access = _string(obj.get("access_type"), f"{path}.access_type")
-        node = PlanNode("", _ACCESS_LABELS.get(access or "", "Table access"), table=name,
-                        access_type=access)
+        node = PlanNode("", _access_label(access), table=name, access_type=access)
         node.key = _string(obj.get("key"), f"{path}.key")
+        if node.key is None and isinstance(obj.get("index_merge"), Mapping):
+            keys = _index_merge_keys(obj["index_merge"])
+            if keys:  # MySQL prints the merged keys as "key": "a,b"; MariaDB only nests them
+                node.key = ",".join(keys)
         keys = _string_list(obj.get("possible_keys"), f"{path}.possible_keys")
         node.possible_keys = keys if keys is not None else []
         if "rows_examined_per_scan" in obj:
@@ -825,7 +945,7 @@ class _JsonBuilder:
                     node.extra[member] = item
         elif "cost" in obj:  # MariaDB 11.x
             node.cost = _number(obj["cost"], f"{path}.cost")
-        if access in _FULL_SCAN_ACCESS:
+        if _is_full_scan(access):
             node.add_flag("full_scan")
         using_index = obj.get("using_index")
         if using_index is not None and not isinstance(using_index, bool):
@@ -844,12 +964,26 @@ class _JsonBuilder:
             node.extra.setdefault(member, item)
         return node
 
+    def message_table(self, obj: Mapping[str, Any], path: str) -> PlanNode:
+        """MariaDB's ``"table": {"message": "Impossible WHERE"}`` (also ``No tables used``,
+        ``Zero limit``, ``Deleting all rows`` ...): no table is read, the message says why.
+        The operation is the message itself, so the diagram says what happened."""
+        message = obj["message"]
+        text = excerpt(message.strip(), 80, quote=False) or "Message"
+        node = PlanNode("", text[:1].upper() + text[1:])
+        node.children, node.extra = self.content(obj, path)
+        return node
+
     def block_nl_join(self, value: Any, path: str) -> PlanNode:
         """MariaDB's join-buffered access: folded into the table node it wraps."""
         obj = _object(value, path, "a block nested-loop join")
         if "table" not in obj:
-            raise PlanParseError(f"{path}: expected the joined 'table' inside block-nl-join")
+            node = self.generic("block-nl-join", obj, path)
+            node.add_flag("join_buffer")
+            return node
         node = self.table(obj["table"], f"{path}.table")
+        if node.table is None:  # a message or an unknown table shape: nothing to buffer
+            return node
         node.add_flag("join_buffer")
         join_type = _string(obj.get("join_type"), f"{path}.join_type") or "BNL"
         buffer = ", ".join(str(obj[k]) for k in ("buffer_type", "buffer_size") if k in obj)
@@ -865,6 +999,29 @@ class _JsonBuilder:
         for member, item in extra.items():
             node.extra.setdefault(member, item)
         return node
+
+
+def _readable(key: str) -> str:
+    """``window_functions_computation`` -> ``Window functions computation``."""
+    text = str(key)[:40].replace("_", " ").replace("-", " ").strip()
+    return text[:1].upper() + text[1:] if text else "Unknown operation"
+
+
+def _index_merge_keys(merge: Mapping[str, Any]) -> list[str]:
+    """The keys of MariaDB's ``index_merge: {"union": [{"range": {"key": ...}}, ...]}`` (also
+    ``intersect`` and ``sort_union``, nested in each other), in the order printed."""
+    keys: list[str] = []
+    stack: list[Any] = [merge]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, Mapping):
+            key = value.get("key")
+            if isinstance(key, str) and key not in keys:
+                keys.append(key)
+            stack.extend(reversed(list(value.values())))
+        elif isinstance(value, list):
+            stack.extend(reversed(value))
+    return keys
 
 
 _QUALIFIED = re.compile(r"^(?:`?[\w$]+`?\.)?`?(?P<table>[\w$]+)`?\.`?[\w$]+`?$")
