@@ -661,7 +661,14 @@ def _browse(dash_duo, world: World, evidence: Evidence) -> None:
     dash_duo.server_url = f"{base}/digests"  # now Dash's page loads (and is waited for)
     dash_duo.wait_for_element("#navbar-signout", timeout=15)
 
-    # Digests: the grid, a digest's window, its literals
+    # Digests: the grid, a digest's window, its literals. October is chosen: a run started
+    # with no month collected the month before today, which may hold other statements
+    def october_chosen() -> bool:
+        if "October 2026" not in driver.find_element(By.ID, "digests-period").text:
+            dash_duo.select_dcc_dropdown("#digests-period", value="October 2026")
+        return "October 2026" in driver.find_element(By.ID, "digests-period").text
+
+    _wait(october_chosen, what="October chosen")
     _wait(lambda: driver.find_element(
         By.CSS_SELECTOR, "#digests-grid .ag-center-cols-container .ag-row[row-index='0'] "
                          "[col-id='fingerprint']").text, what="digest rows")
