@@ -40,7 +40,7 @@ def _stat_card(label: str, value: int | str, card_id: str) -> dbc.Col:
 def _filter(component_id: str, placeholder: str, multi: bool = False) -> html.Div:
     return html.Div(dcc.Dropdown(id=component_id, placeholder=placeholder, multi=multi,
                                  options=[], value=[] if multi else None),
-                    style={"minWidth": "240px" if multi else "180px"}, className="me-2")
+                    style={"minWidth": "240px" if multi else "210px"}, className="me-2")
 
 
 def layout(**_kwargs: object) -> html.Div:
