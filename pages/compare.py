@@ -77,8 +77,7 @@ def layout(month: str | None = None, tab: str | None = None, **_kwargs: object) 
         html.Div(id="compare-empty-slot"),
         html.Div([
             dbc.Row([
-                dbc.Col(dcc.Dropdown(id="compare-instance", value=ALL_INSTANCES,
-                                     clearable=False), md=3),
+                dbc.Col(dcc.Dropdown(id="compare-instance", clearable=False), md=3),
                 dbc.Col(dcc.Dropdown(id="compare-month", clearable=False,
                                      placeholder="Month"), md=3),
                 dbc.Col(html.Div("compared with", className="text-muted text-nowrap"),
@@ -107,6 +106,7 @@ def layout(month: str | None = None, tab: str | None = None, **_kwargs: object) 
 
 @callback(
     Output("compare-instance", "options"),
+    Output("compare-instance", "value"),
     Output("compare-month", "options"),
     Output("compare-month", "value"),
     Output("compare-baseline", "options"),
@@ -116,14 +116,18 @@ def layout(month: str | None = None, tab: str | None = None, **_kwargs: object) 
     Input("compare-url", "pathname"),
     Input(STORE_BACK, "data"),
     State("compare-asked", "data"),
+    State("compare-instance", "value"),
 )
-def load_choices(_pathname: str | None, _store_back: str | None, asked: dict | None):
+def load_choices(_pathname: str | None, _store_back: str | None, asked: dict | None,
+                 current: str | None):
     """Months with digests (newest first); the baseline is the month before when it has
-    digests, else the next older one."""
+    digests, else the next older one. The instance is set with its options (Dash 4 clears a
+    value its options do not hold yet, so a value given only in the layout can be lost)."""
     digests = current_services().store.digests
     months = [p for p in digests.periods() if _MONTH.match(p)]
     instances = [{"label": "All instances (fleet)", "value": ALL_INSTANCES}] + [
         {"label": i, "value": i} for i in sorted(digests.instances())]
+    instance = current if current in {o["value"] for o in instances} else ALL_INSTANCES
     options = [{"label": period_label(m), "value": m} for m in months]
     if len(months) < 2:
         empty = create_empty_state("Nothing to compare yet", [
@@ -131,12 +135,12 @@ def load_choices(_pathname: str | None, _store_back: str | None, asked: dict | N
             f"{len(months)}. Collect another month on the ",
             dcc.Link("Collection page", href="/collection", id="compare-empty-link"), "."],
             component_id="compare-empty", color="info")
-        return instances, options, None, options, None, empty, HIDDEN
+        return instances, instance, options, None, options, None, empty, HIDDEN
     asked_month = (asked or {}).get("month")
     month = asked_month if asked_month in months[:-1] else months[0]
     before = previous_month_key(month)
     baseline = before if before in months else months[months.index(month) + 1]
-    return instances, options, month, options, baseline, None, {}
+    return instances, instance, options, month, options, baseline, None, {}
 
 
 @callback(

@@ -49,6 +49,7 @@ def test_the_compare_page(dash_duo, settings: Settings) -> None:
     dash_duo.wait_for_contains_text("#compare-tab-regressed", "Regressed (1)")
     dash_duo.wait_for_contains_text("#compare-tab-new", "New (1)")
     dash_duo.wait_for_contains_text("#compare-summary", "the fleet")
+    dash_duo.wait_for_contains_text("#compare-instance", "All instances (fleet)")
     _wait(lambda: any("3.1× slower per call" in w for w in _why(dash_duo)),
           message="the regression's causes")
     assert any("plan changed" in w for w in _why(dash_duo))  # db1's plan flipped
