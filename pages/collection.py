@@ -11,6 +11,7 @@ from dash import ClientsideFunction, Input, Output, State, callback, clientside_
 
 from analysis.period import period_label, recent_months
 from auth.access import OPERATORS_ONLY_HINT, can_operate
+from components.grid_csv import csv_button, grid_csv
 from components.store_alert import STORE_BACK
 from jobs.collection import CollectionBusy, CollectionConflict, CollectionRequestError
 from services import current_services
@@ -64,7 +65,9 @@ def layout(**_kwargs: object) -> html.Div:
                          style={"height": "1.4rem"}),
             html.Div(id="collection-log", className="collection-log"),
         ]), className="mb-4"),
-        html.H4("History"),
+        html.Div([html.H4("History", className="me-auto mb-0"),
+                  csv_button("collection-csv"), dcc.Download(id="collection-download")],
+                 className="d-flex align-items-center mb-1"),
         html.P("Click a run to follow it (or replay its log).", className="text-muted small"),
         dag.AgGrid(id="collection-history", columnDefs=HISTORY_COLUMNS, rowData=[],
                    defaultColDef={"sortable": True, "resizable": True, "flex": 1,
@@ -172,3 +175,10 @@ def follow_run(cell: dict | None, rows: list[dict] | None):
         return dash.no_update
     row_id = cell.get("rowId")
     return row_id or rows[cell["rowIndex"]]["collection_id"]
+
+
+@callback(Output("collection-download", "data"), Input("collection-csv", "n_clicks"),
+          State("collection-history", "virtualRowData"), prevent_initial_call=True)
+def download_csv(_clicks: int | None, rows: list[dict] | None):
+    """The run history as the grid shows it."""
+    return dcc.send_string(grid_csv(HISTORY_COLUMNS, rows), "collection-runs.csv")

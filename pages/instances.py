@@ -8,7 +8,8 @@ from dash import Input, Output, State, callback, dcc, html, no_update
 
 from auth.access import OPERATORS_ONLY_HINT, can_operate
 from components.constants import ENGINE_LABELS
-from components.instance_grid import create_instance_grid, instance_rows
+from components.grid_csv import csv_button, grid_csv
+from components.instance_grid import COLUMNS, create_instance_grid, instance_rows
 from components.store_alert import STORE_BACK
 from services import current_services
 
@@ -26,6 +27,8 @@ def layout(**_kwargs: object) -> html.Div:
     return html.Div([
         html.Div([
             html.H2("Instances", className="me-auto"),
+            csv_button("instances-csv"),
+            dcc.Download(id="instances-download"),
             dbc.Button("Refresh now", id="instances-refresh", color="primary",
                        disabled=not can_operate(),
                        title=None if can_operate() else OPERATORS_ONLY_HINT),
@@ -103,3 +106,10 @@ def load_rows(engine: str | None, targets: str, _version: int, _store_back: str 
 )
 def quick_filter(text: str | None, options: dict | None):
     return {**(options or {}), "quickFilterText": text or ""}
+
+
+@callback(Output("instances-download", "data"), Input("instances-csv", "n_clicks"),
+          State("instances-grid", "virtualRowData"), prevent_initial_call=True)
+def download_csv(_clicks: int | None, rows: list[dict] | None):
+    """The instances as the grid shows them (search, filters and sort applied)."""
+    return dcc.send_string(grid_csv(COLUMNS, rows), "instances.csv")

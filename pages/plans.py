@@ -45,6 +45,7 @@ from auth.access import can_operate
 from components.digest_detail import format_time
 from components.digest_table import QUERY_ID_FORMAT
 from components.empty_state import create_empty_state
+from components.grid_csv import csv_button, grid_csv
 from components.plan_diff_view import (
     create_diff_view,
     create_tables_view,
@@ -118,6 +119,8 @@ def layout(plan_id: str | None = None, **_kwargs: object) -> html.Div:
         dcc.Store(id="plan-graph-fitted"),
         html.Div([
             html.H2("Plans", className="me-auto"),
+            html.Div([csv_button("plans-csv"), dcc.Download(id="plans-download")],
+                     className="me-2"),
             dbc.Button("Reload list", id="plans-reload", color="secondary", outline=True),
         ], className="d-flex align-items-center mb-2"),
         dbc.Row([
@@ -587,3 +590,10 @@ def show_tables(active_tab: str | None, plan: dict | None, _refresh: int | None)
 clientside_callback(FIT_GRAPH_JS, Output("plan-graph-fitted", "data"),
                     Input("plan-tabs", "active_tab"))
 
+
+@callback(Output("plans-download", "data"), Input("plans-csv", "n_clicks"),
+          State("plans-grid", "virtualRowData"), prevent_initial_call=True)
+def download_csv(_clicks: int | None, rows: list[dict] | None):
+    """The plan list as the grid shows it (fingerprints are masked by nature)."""
+    return dcc.send_string(grid_csv(COLUMNS, rows, headers={"changed": "Plan changed"}),
+                           "plans.csv")

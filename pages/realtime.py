@@ -16,6 +16,7 @@ from analysis.sqlformat import format_sql
 from analysis.units import human_duration, short_query_id
 from auth.access import can_operate
 from components.digest_table import DURATION
+from components.grid_csv import csv_button, grid_csv
 from services import current_services
 from store.flags import utc_iso
 
@@ -49,6 +50,8 @@ def layout(**_kwargs: object) -> html.Div:
         dcc.Store(id="realtime-selected"),
         html.Div([
             html.H2("Real-time", className="me-auto"),
+            html.Div([csv_button("realtime-csv"), dcc.Download(id="realtime-download")],
+                     className="me-3"),
             dbc.Switch(id="realtime-switch", label="Capture on", value=False,
                        className="fs-5", disabled=not can_operate()),
         ], className="d-flex align-items-center mb-2"),
@@ -189,9 +192,24 @@ def _digest_cells(link: dict) -> dict:
     digest, where = link.get("digest"), link.get("position")
     if digest is None:
         return {"digest": f"*{NOT_COLLECTED}*", "digest_note": NOT_COLLECTED,
-                "position": "", "position_detail": None}
+                "digest_period": NOT_COLLECTED, "position": "", "position_detail": None}
     return {"digest": f"[{digest['period_label']}]({digest['url']})", "digest_note": None,
-            "position": where["short"], "position_detail": where["detail"]}
+            "digest_period": digest["period_label"], "position": where["short"],
+            "position_detail": where["detail"]}
+
+
+# the file holds the digest's month as text (the grid's cell is a markdown link) and seconds
+CSV_COLUMNS = [{"field": "digest_period", "headerName": "Digest"} if c["field"] == "digest"
+               else c for c in COLUMNS]
+
+
+@callback(Output("realtime-download", "data"), Input("realtime-csv", "n_clicks"),
+          State("realtime-grid", "virtualRowData"), prevent_initial_call=True)
+def download_csv(_clicks: int | None, rows: list[dict] | None):
+    """The captures as the grid shows them (literals masked, filters and sort applied)."""
+    return dcc.send_string(grid_csv(CSV_COLUMNS, rows, headers={"duration": "Duration (s)",
+                                                                "state": "State"}),
+                           "realtime-captures.csv")
 
 
 @callback(
