@@ -14,6 +14,7 @@ from jobs.collection import CollectionService
 from jobs.explain_on_demand import Explainer
 from jobs.inventory import InventoryService
 from jobs.realtime import RealtimeService
+from jobs.scheduled_collection import ScheduledCollection
 from jobs.scheduler import Scheduler
 from jobs.table_context import InstanceReader
 from settings import Settings
@@ -34,6 +35,7 @@ class Services:
     scheduler: Scheduler | None = None
     explainer: Explainer | None = None  # EXPLAIN on demand without a server (the demo)
     table_reader: InstanceReader | None = None  # the Tables tab without a server (the demo)
+    schedule: ScheduledCollection | None = None  # the monthly collection (COLLECT_MONTHLY_AT)
 
 
 def current_services() -> Services:

@@ -112,6 +112,13 @@ def _parse_lower_names(raw: str) -> frozenset[str]:
     return frozenset(name.lower() for name in _parse_names(raw))
 
 
+def _parse_monthly_at(raw: str) -> str:
+    from analysis.schedule import parse_monthly_at  # checked here, used by the job
+
+    spec = parse_monthly_at(raw)
+    return spec.text() if spec else ""
+
+
 def _parse_secret_key(raw: str) -> str:
     value = raw.strip()
     if value and len(value) < 16:
@@ -129,6 +136,7 @@ class SettingSpec:
     parse: Callable[[str], Any]
     help: str
     secret: bool = False
+    empty_is_off: bool = False  # set but empty means "off", not "the default"
 
 
 SETTINGS: tuple[SettingSpec, ...] = (
@@ -160,6 +168,10 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "the jobs over within this time (a clean shutdown hands them over at once)."),
     SettingSpec("COLLECTION_MAX_RUNS", "collection_max_runs", "2", _parse_int(1, 20),
                 "Collection runs allowed at once; more are refused with 429."),
+    SettingSpec("COLLECT_MONTHLY_AT", "collect_monthly_at", "1 02:00", _parse_monthly_at,
+                "Day and UTC time (`DAY HH:MM`, day 1-28) each month's collection of the "
+                "previous month starts on its own; empty turns it off. A process that was "
+                "down then catches up when it leads again.", empty_is_off=True),
     SettingSpec("REGRESSION_RATIO", "regression_ratio", "1.5", _parse_float(1.01, 100),
                 "Month over month: a statement regressed (or improved) when its time per call "
                 "or p95 grew (or shrank) at least this many times."),
@@ -238,6 +250,7 @@ class Settings:
     scheduler_enabled: bool = True
     scheduler_lease_seconds: float = 30.0
     collection_max_runs: int = 2
+    collect_monthly_at: str = "1 02:00"
     regression_ratio: float = 1.5
     regression_min_calls: int = 10
     aws_timeout_seconds: float = 10.0
@@ -310,7 +323,7 @@ def load_settings(
     values: dict[str, Any] = {}
     for spec in SETTINGS:
         raw = source.get(spec.env)
-        if raw is None or raw.strip() == "":
+        if raw is None or (raw.strip() == "" and not spec.empty_is_off):
             raw = spec.default
         try:
             values[spec.attr] = spec.parse(raw)

@@ -31,6 +31,7 @@ from jobs.collection import CollectionService
 from jobs.explain_on_demand import Explainer
 from jobs.inventory import InventoryService
 from jobs.realtime import PlanRecorder, RealtimeService
+from jobs.scheduled_collection import ScheduledCollection
 from jobs.scheduler import Scheduler
 from jobs.table_context import InstanceReader
 from services import EXTENSION_KEY, Services
@@ -39,6 +40,7 @@ from store import Store, open_store
 
 ROOT = Path(__file__).resolve().parent
 FLEET_REFRESH_SECONDS = 300
+SCHEDULE_TICK_SECONDS = 60
 log = logging.getLogger("slowquery")
 
 
@@ -66,6 +68,9 @@ def _start_scheduler(settings: Settings, services: Services) -> Scheduler:
     # by the first page that reads them
     scheduler.add_interval_job("fleet-views", services.collection.refresh_stale_fleets,
                                seconds=FLEET_REFRESH_SECONDS, run_now=True)
+    if services.schedule is not None and services.schedule.spec is not None:
+        scheduler.add_interval_job("monthly-collection", services.schedule.tick,
+                                   seconds=SCHEDULE_TICK_SECONDS, run_now=True)
     scheduler.add_interval_job("realtime-capture",
                                lambda: services.realtime.poll_once(wait_for_all=False),
                                seconds=settings.realtime_interval_seconds)
@@ -122,10 +127,12 @@ def _demo_table_reader() -> InstanceReader:
 def build_app(settings: Settings) -> dash.Dash:
     """Build the Dash app, its API and (behind a setting) its scheduler from one Settings."""
     store = open_store(settings.database_url)
+    collection = CollectionService(settings, store)
     services = Services(settings=settings, store=store,
                         inventory=InventoryService(settings, store),
-                        collection=CollectionService(settings, store),
+                        collection=collection,
                         realtime=_realtime_service(settings, store),
+                        schedule=ScheduledCollection(settings, store, collection),
                         explainer=_demo_explainer() if settings.demo else None,
                         table_reader=_demo_table_reader() if settings.demo else None)
     app = dash.Dash(

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from flask import Flask
 
-from api import cloudwatch, compare, digests, errors, health, instances, plans, realtime, ws
+from api import (
+    cloudwatch,
+    compare,
+    digests,
+    errors,
+    health,
+    instances,
+    plans,
+    realtime,
+    schedule,
+    ws,
+)
 
 
 def init_app(server: Flask, ws_ping_seconds: float = 30,
@@ -25,3 +36,4 @@ def init_app(server: Flask, ws_ping_seconds: float = 30,
     server.register_blueprint(instances.blueprint)
     server.register_blueprint(plans.blueprint)
     server.register_blueprint(realtime.blueprint)
+    server.register_blueprint(schedule.blueprint)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import dash
 import dash_ag_grid as dag
@@ -10,7 +11,9 @@ import dash_bootstrap_components as dbc
 from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, dcc, html
 
 from analysis.period import period_label, recent_months
+from analysis.units import status_label
 from auth.access import OPERATORS_ONLY_HINT, can_operate
+from components.digest_detail import format_time
 from components.grid_csv import csv_button, grid_csv
 from components.store_alert import STORE_BACK
 from jobs.collection import CollectionBusy, CollectionConflict, CollectionRequestError
@@ -24,10 +27,10 @@ HISTORY_COLUMNS = [
     {"field": "period", "headerName": "Period", "minWidth": 190},
     {"field": "status", "headerName": "Status", "cellRenderer": "StatusBadge", "minWidth": 190},
     {"field": "progress", "headerName": "%", "maxWidth": 90},
-    {"field": "instances", "headerName": "Instances"},
-    {"field": "total_queries", "headerName": "Queries",
+    {"field": "instances", "headerName": "Instances", "minWidth": 115},
+    {"field": "total_queries", "headerName": "Queries", "minWidth": 110,
      "valueFormatter": {"function": "d3.format(',')(params.value)"}},
-    {"field": "malformed_events", "headerName": "Malformed"},
+    {"field": "malformed_events", "headerName": "Malformed", "minWidth": 125},
     {"field": "failed", "headerName": "Failed instances", "minWidth": 200, "flex": 2},
     {"field": "warnings", "headerName": "Warnings", "minWidth": 200, "flex": 2,
      "tooltipField": "warnings"},
@@ -43,7 +46,8 @@ def layout(**_kwargs: object) -> html.Div:
         html.H2("Collection"),
         html.P("Collect a month of CloudWatch slow-query logs from the collection targets "
                "(tag env=prd) into SQL digests. Re-collecting a month replaces it.",
-               className="text-muted"),
+               className="text-muted mb-1"),
+        html.P(id="collection-schedule", className="small mb-3"),
         dbc.Row([
             dbc.Col([dbc.Label("Month (UTC)"),
                      dcc.Dropdown(id="collection-month", clearable=False)], md=3, lg=2),
@@ -182,3 +186,27 @@ def follow_run(cell: dict | None, rows: list[dict] | None):
 def download_csv(_clicks: int | None, rows: list[dict] | None):
     """The run history as the grid shows it."""
     return dcc.send_string(grid_csv(HISTORY_COLUMNS, rows), "collection-runs.csv")
+
+
+@callback(Output("collection-schedule", "children"), Input("collection-url", "pathname"),
+          Input("collection-finished", "data"), Input(STORE_BACK, "data"))
+def show_schedule(_pathname: str | None, _finished: Any, _store_back: str | None):
+    """The monthly schedule, when it runs next, and how its last run ended."""
+    schedule = current_services().schedule
+    status = schedule.status() if schedule is not None else {"monthly_at": ""}
+    if not status["monthly_at"]:
+        return [html.Strong("Schedule: "), "off — set COLLECT_MONTHLY_AT (e.g. ",
+                html.Code("1 02:00"), ") to collect each month on its own."]
+    parts: list = [html.Strong("Schedule: "), f"{status['description']}. "]
+    if status["running"]:
+        parts.append("A scheduled run is going now. ")
+    elif status["next_run"]:
+        parts.append(f"Next run {format_time(status['next_run'])}. ")
+    last = status.get("last")
+    if last:
+        parts.append(f"Last scheduled run: {period_label(last['month'] or '')} — "
+                     f"{status_label(last['status'])}")
+        if last.get("message"):
+            parts.append(f" ({last['message']})")
+        parts.append(".")
+    return parts

@@ -70,8 +70,10 @@ def aws(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> MotoServer:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    """Settings for an app on the embedded store with no AWS and no scheduler."""
-    return Settings(database_url=f"sqlite:///{tmp_path / 'app.db'}", scheduler_enabled=False)
+    """Settings for an app on the embedded store with no AWS, no scheduler and no monthly
+    collection (a test that turns the scheduler on must not start one by the calendar)."""
+    return Settings(database_url=f"sqlite:///{tmp_path / 'app.db'}", scheduler_enabled=False,
+                    collect_monthly_at="")
 
 
 @pytest.fixture

@@ -1,0 +1,133 @@
+"""The monthly collection nobody has to press: the previous month, on COLLECT_MONTHLY_AT.
+
+The scheduler's leader calls `tick()` every minute. What the schedule did is kept in one
+small flag document in the store (`schedule:monthly`: the run it started, the last month it
+finished, the last outcome), so a restart, a deploy or a new leader neither forgets a run nor
+starts it twice. A run that ends is a month done, whatever its outcome (the outcome is shown
+on the Collection page and by `GET /api/schedule`; a failed month is re-run by hand), except a
+run that failed as a whole or could not start, which is tried again an hour later, three
+times at most: a CloudWatch outage at 02:00 must not cost a month. Nothing starts before the
+first inventory refresh has listed the instances.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from analysis.schedule import MonthlyAt, due_month, next_run, parse_monthly_at
+from jobs.collection import (
+    CollectionBusy,
+    CollectionConflict,
+    CollectionRequestError,
+    CollectionService,
+)
+from settings import Settings
+from store import Store
+from store.flags import utc_iso
+
+log = logging.getLogger(__name__)
+STATE_FLAG = "schedule:monthly"
+RETRY_AFTER = timedelta(hours=1)
+MAX_ATTEMPTS = 3
+GOING = ("started", "in_progress")
+
+
+class ScheduledCollection:
+    """Starts the due month's collection from the scheduler, and says what it did."""
+
+    def __init__(self, settings: Settings, store: Store, collection: CollectionService,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.spec: MonthlyAt | None = parse_monthly_at(settings.collect_monthly_at)
+        self._store = store
+        self._collection = collection
+        self._clock = clock
+
+    def _state(self) -> dict[str, Any]:
+        return dict(self._store.flags.get(STATE_FLAG) or {})
+
+    def _settle(self, state: dict[str, Any], now: datetime) -> bool:
+        """Fold a finished run of ours into the state; True while it is still going."""
+        run_id = state.get("collection_id")
+        if not run_id:
+            return False
+        run = self._store.runs.get(run_id)
+        if run is not None and run.get("status") in GOING:
+            return True
+        status = (run or {}).get("status", "error")
+        state["last"] = {"month": state.get("month"), "collection_id": run_id,
+                         "status": status, "message": (run or {}).get("message", ""),
+                         "ended_at": (run or {}).get("completed_at") or utc_iso(now)}
+        state["collection_id"] = None
+        failed_whole = run is None or (status == "error" and not run.get("total_queries"))
+        if failed_whole and state.get("attempts", 0) < MAX_ATTEMPTS:
+            state["retry_at"] = utc_iso(now + RETRY_AFTER)
+        else:
+            state["done"], state["attempts"], state["retry_at"] = state.get("month"), 0, None
+        return False
+
+    def tick(self, now: datetime | None = None) -> str | None:
+        """Start the due month's run if one is due; the new run's id, or None."""
+        if self.spec is None:
+            return None
+        now = now or self._clock()
+        state = self._state()
+        if self._settle(state, now):
+            return None
+        month = due_month(self.spec, now, state.get("done"))
+        if month is None or (state.get("retry_at") and utc_iso(now) < state["retry_at"]
+                             and state.get("month") == month):
+            self._store.flags.set(STATE_FLAG, state)
+            return None
+        if state.get("month") != month:
+            state["attempts"] = 0
+        if not self._store.instances.list():  # the first inventory refresh has not ended yet
+            return None
+        try:
+            run = self._collection.start({"month": month})
+        except (CollectionBusy, CollectionConflict) as exc:  # try again at the next tick
+            log.info("scheduled collection of %s waits: %s", month, exc)
+            self._store.flags.set(STATE_FLAG, state)
+            return None
+        except CollectionRequestError as exc:  # e.g. AWS not configured: say it, retry hourly
+            attempts = state.get("attempts", 0) + 1
+            state.update(month=month, collection_id=None, attempts=attempts, last={
+                "month": month, "collection_id": None, "status": "error",
+                "message": str(exc), "ended_at": utc_iso(now)})
+            if attempts < MAX_ATTEMPTS:
+                state["retry_at"] = utc_iso(now + RETRY_AFTER)
+            else:
+                state.update(done=month, attempts=0, retry_at=None)
+            self._store.flags.set(STATE_FLAG, state)
+            log.warning("scheduled collection of %s not started: %s", month, exc)
+            return None
+        state.update(month=month, collection_id=run["collection_id"],
+                     started_at=utc_iso(now), attempts=state.get("attempts", 0) + 1,
+                     retry_at=None)
+        self._store.flags.set(STATE_FLAG, state)
+        log.info("scheduled collection of %s started (run %s)", month, run["collection_id"])
+        return run["collection_id"]
+
+    def status(self, now: datetime | None = None) -> dict[str, Any]:
+        """{"monthly_at", "description", "next_run", "running", "last"} for the API and the
+        Collection page; "monthly_at" is "" and "next_run" None when it is switched off."""
+        if self.spec is None:
+            return {"monthly_at": "", "description": "off (COLLECT_MONTHLY_AT is empty)",
+                    "next_run": None, "running": None, "last": None}
+        now = now or self._clock()
+        state = self._state()
+        going = state.get("collection_id")
+        upcoming = (None if going else
+                    max(next_run(self.spec, now, state.get("done")),
+                        _parse(state.get("retry_at")) or now))
+        return {"monthly_at": self.spec.text(), "description": self.spec.describe(),
+                "next_run": utc_iso(upcoming) if upcoming else None,
+                "running": going, "last": state.get("last")}
+
+
+def _parse(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
