@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ import pytest
 
 from analysis.findings import find_problems
 from analysis.plan import iter_nodes, parse_plan, plan_hash
+from tests.analysis.test_plan_shapes import raw_tables
 from tests.fixtures.plans.record_mariadb import server_version
 from tests.fixtures.plans.record_mariadb_shapes import (
     OUT_DIR,
@@ -44,20 +45,6 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         server.stop()
 
 
-def _tables(value: Any) -> Counter[str]:
-    found: Counter[str] = Counter()
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, Mapping):
-            if isinstance(item.get("table_name"), str):
-                found[item["table_name"]] += 1
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return found
-
-
 def _recorded(name: str) -> dict[str, Any]:
     return json.loads((Path(OUT_DIR) / f"{name}.json").read_text(encoding="utf-8"))
 
@@ -71,7 +58,7 @@ def test_live_shape_parses(live: Any, name: str) -> None:
                if "unknown_member" in n.extra]
     assert not unknown, f"{name}: the server printed members the plan model does not know"
     counted = Counter(n.table for n in nodes if n.table is not None)
-    assert counted == _tables(json.loads(raw))
+    assert counted == raw_tables(json.loads(raw))
     findings = find_problems(root, full_scan_rows=1)
     keys = [(f.code, f.table or f.node_id) for f in findings]
     assert len(keys) == len(set(keys)), keys
