@@ -10,6 +10,11 @@ when it answers again a statement still running keeps its capture and one that e
 is finished, never recorded twice. An outage is logged once as a warning when it starts and
 once as info when the instance answers again, not on every retry. New SELECT-like captures get
 their plan explained on a separate small pool, so a slow EXPLAIN never delays the next poll.
+
+Scale (bench/realtime_poll.py: 500 instances polled every second on 2 cores): each poll is
+one round trip returning a few rows (the server filters, see ProcesslistReader); polls of
+connected instances and polls that must connect first run on separate pools, so switching
+capture on for a fleet, or hosts that never answer, never hold back the connected ones.
 """
 
 from __future__ import annotations
@@ -42,6 +47,16 @@ INSTANCES_FLAG = "realtime.instances"
 STATUS_FLAG = "realtime.status"
 MAX_BACKOFF_SECONDS = 15.0  # after an RDS reboot capture resumes within 15 s: statements
 # that start and end in the gap are missed, so the cap stays short (one refused connect a try)
+# Polls of connected instances: one short round trip each (the server filters, see
+# ProcesslistReader), so a few threads poll hundreds of instances a second; more threads let
+# that many slow answers (up to the 5 s read timeout) wait without delaying the rest. They are
+# started only as the load needs them.
+POLL_WORKERS = 32
+# Polls that must connect first (capture switched on, a new instance, a retry after a failure)
+# run on their own pool, so a wave of connects or a host that never answers (a 3 s connect
+# timeout) never holds back the polls of connected instances; bounded, so switching capture
+# on for a whole fleet ramps up without opening hundreds of connections at once.
+CONNECT_WORKERS = 16
 
 # An instance stopped in this process: its id and its reader, if one was made.
 Retired = tuple[str, ProcesslistReader | None]
@@ -88,7 +103,10 @@ class RealtimeService:
         self._closed = False
         self._pid = os.getpid()  # connections made here are closed only here
         self._capture_lock = threading.Lock()  # poll and explain both update a capture
-        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="processlist")
+        self._pool = ThreadPoolExecutor(max_workers=POLL_WORKERS,
+                                        thread_name_prefix="processlist")
+        self._connect_pool = ThreadPoolExecutor(max_workers=CONNECT_WORKERS,
+                                                thread_name_prefix="processlist-connect")
         self._explain_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="explain")
 
     # -- switches ---------------------------------------------------------------------------
@@ -190,9 +208,15 @@ class RealtimeService:
             self._save(execution)
 
     def _submit_poll(self, target: dict[str, Any]) -> Future | None:
+        """Queue one instance's poll: on the poll pool when its reader holds a connection,
+        else on the connect pool (see CONNECT_WORKERS)."""
         iid = target["instance_id"]
+        with self._lock:
+            reader = self._readers.get(iid)
+        connected = reader is not None and getattr(reader, "connected", True)
         try:
-            future = self._pool.submit(self._poll_instance, target)
+            pool = self._pool if connected else self._connect_pool
+            future = pool.submit(self._poll_instance, target)
         except RuntimeError:  # the pool was shut down while this round was planned
             self._release(iid)
             return None
@@ -239,7 +263,8 @@ class RealtimeService:
             if self._reader_factory is not None:
                 reader = self._reader_factory(instance)
             else:
-                reader = ProcesslistReader(connection_params(instance, self._settings))
+                reader = ProcesslistReader(connection_params(instance, self._settings),
+                                           min_seconds=self._settings.realtime_min_seconds)
             with self._lock:
                 reader = self._readers.setdefault(iid, reader)
         return reader
@@ -339,6 +364,7 @@ class RealtimeService:
             idle = [self._readers.pop(iid) for iid in list(self._readers)
                     if iid not in self._busy]
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self._connect_pool.shutdown(wait=False, cancel_futures=True)
         self._explain_pool.shutdown(wait=False, cancel_futures=True)
         for reader in idle:
             reader.close()
