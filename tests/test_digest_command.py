@@ -262,6 +262,23 @@ def test_split_ranges_cut_only_at_entry_starts(tmp_path: Path) -> None:
         assert len(ranges) == parts
 
 
+def test_split_ranges_give_this_process_a_head_start(tmp_path: Path) -> None:
+    """The first range (read by this process, which starts at once) is longer by about
+    ``head_start`` bytes; the workers' ranges stay about equal."""
+    path = _write(tmp_path / "crafted.log", CRAFTED * 400)
+    size = path.stat().st_size
+    entry = len(CRAFTED) // 3  # cuts land on entry starts: allow a few entries of slack
+    even = digest.split_ranges(str(path), 3, head_start=0)
+    ahead = digest.split_ranges(str(path), 3, head_start=size // 20)
+    lengths = [end - start for start, end in ahead]
+    assert abs((even[0][1] - even[0][0]) - size // 3) < 3 * entry
+    assert abs(lengths[0] - (size // 20 + (size - size // 20) // 3)) < 3 * entry
+    assert abs(lengths[1] - lengths[2]) < 3 * entry
+    assert lengths[0] - lengths[1] > size // 40
+    assert digest.split_ranges(str(path), 3) == digest.split_ranges(
+        str(path), 3, head_start=digest.HEAD_START)
+
+
 def test_line_counts_count_lines_as_the_text_layer_does(tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(digest, "_BLOCK", 7)  # so a \r\n is often cut between blocks
