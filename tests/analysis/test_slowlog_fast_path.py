@@ -13,11 +13,9 @@ from __future__ import annotations
 import io
 import random
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from analysis.errors import SlowLogParseError
 from analysis.slowlog import (
     _STANDARD,
     SlowLogEntry,
@@ -27,6 +25,7 @@ from analysis.slowlog import (
     iter_entries_text,
 )
 from tests.slowlog_fixtures import pt_events_of
+from tests.test_digest_command import _chunks, _items
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "slowlog"
 
@@ -226,25 +225,6 @@ def _log(rnd: random.Random) -> bytes:
     if rnd.random() < 0.1:
         text = text.rstrip("\n")
     return text.encode("utf-8", "surrogateescape")
-
-
-def _chunks(data: bytes, rnd: random.Random, size: int) -> list[str]:
-    """Blocks of about ``size`` bytes cut after a \\n, decoded as `app.py digest` does."""
-    out, pos = [], 0
-    while pos < len(data):
-        end = min(len(data), pos + rnd.randint(1, size))
-        cut = data.rfind(b"\n", pos, end) + 1
-        if cut <= pos:
-            nxt = data.find(b"\n", end)
-            cut = len(data) if nxt < 0 else nxt + 1
-        out.append(data[pos:cut].decode("utf-8", "replace"))
-        pos = cut
-    return out
-
-
-def _items(items: Any) -> list[Any]:
-    return [(e.reason, e.line, e.text) if isinstance(e, SlowLogParseError) else e
-            for e in items]
 
 
 def test_fast_path_equals_the_general_way_on_random_server_layouts() -> None:
