@@ -119,6 +119,14 @@ def _parse_monthly_at(raw: str) -> str:
     return spec.text() if spec else ""
 
 
+def _parse_processes(raw: str) -> int:
+    """`auto` (one per CPU, at most 4) or a number of processes, 0 for none."""
+    value = raw.strip().lower()
+    if value == "auto":
+        return max(1, min(4, os.cpu_count() or 1))
+    return _parse_int(0, 64)(value)
+
+
 def _parse_secret_key(raw: str) -> str:
     value = raw.strip()
     if value and len(value) < 16:
@@ -172,6 +180,27 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "Day and UTC time (`DAY HH:MM`, day 1-28) each month's collection of the "
                 "previous month starts on its own; empty turns it off. A process that was "
                 "down then catches up when it leads again.", empty_is_off=True),
+    SettingSpec("COLLECTION_READERS", "collection_readers", "16", _parse_int(1, 256),
+                "CloudWatch Logs requests in flight at once, shared by every run (the "
+                "per-API rates below bound them further)."),
+    SettingSpec("COLLECTION_SLICES", "collection_slices", "8", _parse_int(1, 1000),
+                "At most this many time slices per log stream, read concurrently; used when "
+                "a run has fewer instances than `COLLECTION_READERS`."),
+    SettingSpec("COLLECTION_PARSE_PROCESSES", "collection_parse_processes", "auto",
+                _parse_processes,
+                "Processes parsing slow-log events during a collection (`auto`: one per CPU, "
+                "at most 4; `0`: one thread of the app's process)."),
+    SettingSpec("CLOUDWATCH_GET_LOG_EVENTS_PER_SECOND", "cloudwatch_get_log_events_per_second",
+                "25", _parse_float(0.1, 10000),
+                "GetLogEvents requests per second this process sends (AWS quota: 25 per "
+                "account and Region; lower it when other tools share the account)."),
+    SettingSpec("CLOUDWATCH_FILTER_LOG_EVENTS_PER_SECOND",
+                "cloudwatch_filter_log_events_per_second", "5", _parse_float(0.1, 10000),
+                "FilterLogEvents requests per second (AWS quota: 5 per account and Region); "
+                "the fallback when GetLogEvents is not allowed."),
+    SettingSpec("CLOUDWATCH_DESCRIBE_LOG_STREAMS_PER_SECOND",
+                "cloudwatch_describe_log_streams_per_second", "5", _parse_float(0.1, 10000),
+                "DescribeLogStreams requests per second (one or a few per instance and run)."),
     SettingSpec("REGRESSION_RATIO", "regression_ratio", "1.5", _parse_float(1.01, 100),
                 "Month over month: a statement regressed (or improved) when its time per call "
                 "or p95 grew (or shrank) at least this many times."),
@@ -250,6 +279,12 @@ class Settings:
     scheduler_enabled: bool = True
     scheduler_lease_seconds: float = 30.0
     collection_max_runs: int = 2
+    collection_readers: int = 16
+    collection_slices: int = 8
+    collection_parse_processes: int = 0
+    cloudwatch_get_log_events_per_second: float = 25.0
+    cloudwatch_filter_log_events_per_second: float = 5.0
+    cloudwatch_describe_log_streams_per_second: float = 5.0
     collect_monthly_at: str = "1 02:00"
     regression_ratio: float = 1.5
     regression_min_calls: int = 10

@@ -27,12 +27,22 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from analysis.digest import DigestAggregator, sketch_to_dict
-from analysis.errors import SlowLogParseError
-from analysis.fingerprint import fingerprint_and_id
 from analysis.period import Period, PeriodError, parse_period
-from analysis.slowlog import SlowLogStream
-from collectors.cloudwatch import LogReadError, iter_log_events, log_source_for
+from collectors.cloudwatch import (
+    LogReadError,
+    LogSlice,
+    LogSource,
+    UseFilterInstead,
+    cloudwatch_limits,
+    list_streams,
+    log_source_for,
+    logs_client,
+    plan_slices,
+    read_errors,
+    read_slice,
+)
 from jobs.fleet import ensure_fleet
+from jobs.parse_pool import ParsePool, ParserGone
 from jobs.run_recorder import RunRecorder, now_iso
 from settings import Settings
 from store import Store, StoreError
@@ -104,13 +114,20 @@ def lease_name(period_key: str) -> str:
 
 
 class CollectionService:
-    """Starts runs, executes them on background threads over one shared instance pool (which
-    bounds AWS connections whatever the number of runs), and sweeps up runs whose owner died."""
+    """Starts runs, executes them on background threads, and sweeps up runs whose owner died.
 
-    def __init__(self, settings: Settings, store: Store, max_workers: int = 4) -> None:
+    Reading is shared by every run: one pool of instance threads, one pool of reader threads
+    (`COLLECTION_READERS`: the AWS requests in flight, whatever the number of runs) and the
+    process-wide per-API limiters; each run parses on its own `ParsePool`."""
+
+    def __init__(self, settings: Settings, store: Store, max_workers: int | None = None
+                 ) -> None:
         self._settings = settings
         self._store = store
-        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="collect")
+        workers = max_workers or settings.collection_readers
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="collect")
+        self._readers = ThreadPoolExecutor(max_workers=settings.collection_readers,
+                                           thread_name_prefix="collect-read")
         self._threads: dict[str, threading.Thread] = {}
         self._unsaved: dict[str, RunRecorder] = {}  # final statuses the store refused
         self._start_lock = threading.Lock()
@@ -264,12 +281,17 @@ class CollectionService:
                  period: Period) -> None:
         run = recorder.run
         final: dict[str, Any]
+        parsers: ParsePool | None = None
         try:
             recorder.update(status="in_progress")
             recorder.log(f"collecting {period.start} .. {period.end} (UTC) from "
                          f"{len(targets)} instance(s)")
+            parsers = ParsePool(self._settings.collection_parse_processes)
+            slices = max(1, min(self._settings.collection_slices,
+                                -(-self._settings.collection_readers // len(targets))))
             futures: dict[Future, dict[str, Any]] = {
-                self._pool.submit(self._collect_instance, t, period, recorder): t
+                self._pool.submit(self._collect_instance, t, period, recorder, parsers,
+                                  slices): t
                 for t in targets}
             for future in as_completed(futures):
                 self._account(recorder, futures[future]["instance_id"], future)
@@ -286,6 +308,9 @@ class CollectionService:
             reason = f"{type(exc).__name__}: {str(exc)[:300]}"
             recorder.log(f"run failed: {reason}", "error")
             final = {"status": "error", "error": reason, "message": "the run failed"}
+        finally:
+            if parsers is not None:
+                parsers.close()
         final.setdefault("completed_at", now_iso())
         if not recorder.finish(**final):
             self._unsaved[run["collection_id"]] = recorder
@@ -326,6 +351,8 @@ class CollectionService:
         except Exception as exc:  # one instance failing must not stop the others
             if isinstance(exc, LogReadError):
                 message = str(exc)
+            elif isinstance(exc, ParserGone):
+                message = f"its events could not be parsed: {exc}"
             elif isinstance(exc, StoreError):
                 message = f"its digests could not be stored: {exc}"
             else:
@@ -357,18 +384,22 @@ class CollectionService:
         return {"status": "completed", "progress": 100, "message": f"completed: {summary}"}
 
     def _collect_instance(self, instance: Mapping[str, Any], period: Period,
-                          recorder: RunRecorder) -> InstanceResult:
+                          recorder: RunRecorder, parsers: ParsePool,
+                          slices: int) -> InstanceResult:
         instance_id = instance["instance_id"]
         source = log_source_for(instance)
         recorder.log(f"{instance_id}: reading {source.describe()}")
-        aggregator = DigestAggregator(fingerprint_and_id)
-        streams: dict[str, SlowLogStream] = {}
-        events = 0
-        for event in iter_log_events(self._settings, source, period.start_ms, period.end_ms):
-            events += 1
-            self._add_event(aggregator, streams, event, instance_id, recorder)
-            if events % EVENTS_PER_PROGRESS_LINE == 0:
-                recorder.log(f"{instance_id}: {events:,} events read")
+        try:
+            events, aggregator, samples = self._read_instance(
+                instance_id, source, period, recorder, parsers, slices, use_filter=False)
+        except UseFilterInstead as why:
+            recorder.log(f"{instance_id}: {why}: reading with FilterLogEvents instead",
+                         "warning")
+            events, aggregator, samples = self._read_instance(
+                instance_id, source, period, recorder, parsers, slices, use_filter=True)
+        for timestamp, reason in samples[:MALFORMED_SAMPLES_LOGGED]:
+            recorder.log(f"{instance_id}: skipped a malformed event (ts {timestamp}): "
+                         f"{reason}", "warning")
         digests = [{**d.to_dict(), "sketch": sketch_to_dict(d.sketch)}
                    for d in aggregator.digests(instance_id)]
         kept = None if recorder.run.get("replace_empty") else self._kept_instead(
@@ -381,6 +412,48 @@ class CollectionService:
                      + (f", {aggregator.malformed:,} malformed" if aggregator.malformed else ""))
         return InstanceResult(aggregator.entries, aggregator.malformed, None)
 
+    def _read_instance(self, instance_id: str, source: LogSource, period: Period,
+                       recorder: RunRecorder, parsers: ParsePool, slices: int,
+                       use_filter: bool) -> tuple[int, DigestAggregator, list]:
+        """Read every slice of the instance on the reader pool, pages going to its parser;
+        all or nothing: a failed slice drops what the others parsed and raises."""
+        settings = self._settings
+        attempts = settings.aws_max_attempts
+        limits = cloudwatch_limits(settings)
+        with read_errors(source):
+            client = logs_client(settings)
+            streams = None if use_filter else list_streams(client, limits, source, attempts)
+        plan = plan_slices(streams, period.start_ms, period.end_ms,
+                           1 if use_filter else slices)
+        session = parsers.open(instance_id)
+        progress = _Progress(instance_id, recorder)
+        failed = threading.Event()
+
+        def read(part: LogSlice) -> int:
+            def on_page(key: tuple[str, int], page: list) -> None:
+                if failed.is_set():  # another slice failed: the instance is dropped
+                    raise _SliceAbandoned
+                session.feed(key, page)
+                progress.add(len(page))
+
+            with read_errors(source):
+                return read_slice(client, limits, source, part, on_page, attempts)
+
+        futures = [self._readers.submit(read, part) for part in plan]
+        try:
+            events = sum(f.result() for f in futures)
+        except BaseException:
+            failed.set()
+            for future in futures:
+                future.cancel()
+            for future in futures:
+                if not future.cancelled():
+                    future.exception()  # wait: no reader may feed a dropped session
+            session.drop()
+            raise
+        aggregator, samples = session.finish()
+        return events, aggregator, samples
+
     def _kept_instead(self, instance_id: str, period: Period,
                       events: int) -> dict[str, Any] | None:
         """With 0 events and digests already stored for the period: what is kept."""
@@ -389,26 +462,26 @@ class CollectionService:
         stored = self._store.digests.stored(instance_id, period.key)
         return stored if stored and stored.get("digests") else None
 
-    @staticmethod
-    def _add_event(aggregator: DigestAggregator, streams: dict[str, SlowLogStream],
-                   event: Mapping[str, Any], instance_id: str, recorder: RunRecorder) -> None:
-        """Parse and aggregate one event; any failure counts it as malformed, never fatal."""
-        name = event.get("logStreamName", "")
-        stream = streams.get(name)
-        if stream is None:
-            stream = streams[name] = SlowLogStream()
-        try:
-            entry = stream.parse(event.get("message", ""))
-            if entry.time is None and event.get("timestamp") is not None:
-                entry.time = datetime.fromtimestamp(event["timestamp"] / 1000, UTC)
-            aggregator.add(instance_id, entry)
-        except Exception as exc:  # noqa: BLE001 - one bad event must not fail the instance
-            if not isinstance(exc, SlowLogParseError):
-                exc = SlowLogParseError(f"{type(exc).__name__}: {str(exc)[:200]}")
-            aggregator.add_error(exc)
-            if aggregator.malformed <= MALFORMED_SAMPLES_LOGGED:
-                recorder.log(f"{instance_id}: skipped a malformed event "
-                             f"(ts {event.get('timestamp')}): {str(exc)[:300]}", "warning")
+class _SliceAbandoned(Exception):
+    """Another slice of the instance failed: this one stops reading."""
+
+
+class _Progress:
+    """A progress line every EVENTS_PER_PROGRESS_LINE events of an instance (slices add
+    from several reader threads)."""
+
+    def __init__(self, instance_id: str, recorder: RunRecorder) -> None:
+        self._instance_id, self._recorder = instance_id, recorder
+        self._events = 0
+        self._lock = threading.Lock()
+
+    def add(self, count: int) -> None:
+        with self._lock:
+            before, self._events = self._events, self._events + count
+            crossed = self._events // EVENTS_PER_PROGRESS_LINE > before // EVENTS_PER_PROGRESS_LINE
+            total = self._events
+        if crossed:
+            self._recorder.log(f"{self._instance_id}: {total:,} events read")
 
 
 class InstanceResult:
