@@ -48,6 +48,7 @@ def instance_from_rds(record: Mapping[str, Any]) -> dict[str, Any]:
     tags = tags_from_taglist(record.get("TagList"))
     collect, realtime = classify_tags(tags)
     endpoint = record.get("Endpoint") or {}
+    groups = [g.get("DBParameterGroupName") for g in record.get("DBParameterGroups") or []]
     return {
         "instance_id": record["DBInstanceIdentifier"],
         "engine": record.get("Engine", ""),
@@ -56,6 +57,9 @@ def instance_from_rds(record: Mapping[str, Any]) -> dict[str, Any]:
         "status": record.get("DBInstanceStatus", ""),
         "endpoint": {"address": endpoint.get("Address"), "port": endpoint.get("Port")},
         "cluster_id": record.get("DBClusterIdentifier"),
+        # What slow-log coverage reads first (Aurora: the cluster's exports are what count).
+        "log_exports": list(record.get("EnabledCloudwatchLogsExports") or []),
+        "parameter_group": next((g for g in groups if g), ""),
         "tags": tags,
         "collect_target": collect,
         "realtime_target": realtime,

@@ -1,4 +1,4 @@
-"""`GET /api/instances` and `POST /api/instances/refresh`."""
+"""`GET /api/instances`, `POST /api/instances/refresh` and `GET /api/instances/<id>/coverage`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from analysis.inventory import SUPPORTED_ENGINES
 from api.errors import ApiError
 from api.params import choice, query_args
 from auth.access import operator_required
+from jobs.coverage import check_instance
 from services import current_services
 
 blueprint = Blueprint("instances", __name__, url_prefix="/api/instances")
@@ -37,3 +38,18 @@ def refresh_instances():
     summary = services.inventory.refresh()
     status = 200 if not summary["errors"] else 502
     return jsonify(summary), status
+
+
+@blueprint.get("/<instance_id>/coverage")
+def instance_coverage(instance_id: str):
+    """Does the slow log catch everything on this instance, and does it reach us?  RDS is read
+    at most once an hour per instance (``refresh=1`` reads it now); the stored months are read
+    every time."""
+    args = query_args(refresh=choice(("0", "1")))
+    services = current_services()
+    report = check_instance(services.store, services.settings, instance_id,
+                            refresh=args["refresh"] == "1")
+    if report is None:
+        raise ApiError(f"no instance {instance_id!r}: refresh the instances first", status=404)
+    return jsonify({k: report[k] for k in ("instance_id", "checks", "problems",
+                                            "checked_at", "aws_read_at")})

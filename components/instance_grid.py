@@ -10,8 +10,24 @@ import dash_ag_grid as dag
 from components.constants import ENGINE_LABELS
 
 
-def instance_rows(instances: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Flatten instance documents for the grid (endpoint as text, tags kept for the chips)."""
+def coverage_text(report: Mapping[str, Any] | None) -> str:
+    """A coverage report as the badge says it: "ok", "N problems", "unreachable" or
+    "not checked" (no report kept yet)."""
+    if not report:
+        return "not checked"
+    problems = len(report.get("problems") or [])
+    if problems:
+        return f"{problems} problem{'s' if problems > 1 else ''}"
+    checks = (report.get("checks") or {}).values()
+    return "unreachable" if any(c.get("status") == "unreachable" for c in checks) else "ok"
+
+
+def instance_rows(instances: Iterable[Mapping[str, Any]],
+                  coverage: Mapping[str, Mapping[str, Any]] | None = None
+                  ) -> list[dict[str, Any]]:
+    """Flatten instance documents for the grid (endpoint as text, tags kept for the chips);
+    ``coverage`` holds the instances' last coverage reports, by id."""
+    coverage = coverage or {}
     rows = []
     for inst in instances:
         endpoint = inst.get("endpoint") or {}
@@ -29,6 +45,7 @@ def instance_rows(instances: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]
             "collect_target": bool(inst.get("collect_target")),
             "realtime_target": bool(inst.get("realtime_target")),
             "source": inst.get("source", ""),
+            "coverage": coverage_text(coverage.get(inst["instance_id"])),
         })
     return rows
 
@@ -45,6 +62,13 @@ COLUMNS = [
     {"field": "realtime_target", "headerName": "Real-time", "cellRenderer": "TargetBadge",
      "cellRendererParams": {"label": "real-time", "color": "danger"}, "maxWidth": 130,
      "filter": False},
+    {"field": "coverage", "headerName": "Coverage", "maxWidth": 140,
+     "headerTooltip": "Slow-log coverage: click a row for the problems in words",
+     "cellClassRules": {"coverage-ok text-success": "params.value === 'ok'",
+                        "coverage-problems text-danger fw-semibold":
+                            "params.value && params.value.indexOf('problem') >= 0",
+                        "text-muted": "params.value === 'not checked' || "
+                                      "params.value === 'unreachable'"}},
     {"field": "tags_text", "headerName": "Tags", "cellRenderer": "TagChips", "minWidth": 300,
      "flex": 2, "wrapText": True, "autoHeight": True},
     {"field": "endpoint", "headerName": "Endpoint", "minWidth": 260, "flex": 2},

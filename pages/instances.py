@@ -1,4 +1,5 @@
-"""Instances: every discovered instance with its tags and target flags; filter and refresh."""
+"""Instances: every discovered instance with its tags, target flags and slow-log coverage;
+filter and refresh; a click on a row says what its coverage problems are."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from components.constants import ENGINE_LABELS
 from components.grid_csv import csv_button, grid_csv
 from components.instance_grid import COLUMNS, create_instance_grid, instance_rows
 from components.store_alert import STORE_BACK
+from jobs.coverage import cached_reports, check_all, check_instance
 from services import current_services
 
 dash.register_page(__name__, path="/instances", name="Instances", order=1, title="Instances")
@@ -29,6 +31,11 @@ def layout(**_kwargs: object) -> html.Div:
             html.H2("Instances", className="me-auto"),
             csv_button("instances-csv"),
             dcc.Download(id="instances-download"),
+            dbc.Button("Check coverage", id="instances-coverage-check", color="secondary",
+                       outline=True, className="me-2", disabled=not can_operate(),
+                       title="Read every instance's log exports and parameters (cached an "
+                             "hour) and check its collected months"
+                       if can_operate() else OPERATORS_ONLY_HINT),
             dbc.Button("Refresh now", id="instances-refresh", color="primary",
                        disabled=not can_operate(),
                        title=None if can_operate() else OPERATORS_ONLY_HINT),
@@ -47,6 +54,7 @@ def layout(**_kwargs: object) -> html.Div:
         dcc.Store(id="instances-version", data=0),
         create_instance_grid("instances-grid"),
         html.Div(id="instances-count", className="text-muted small mt-1"),
+        html.Div(id="instances-coverage", className="mt-3"),
     ])
 
 
@@ -89,7 +97,8 @@ def refresh_now(_clicks: int | None, version: int):
     Input(STORE_BACK, "data"),
 )
 def load_rows(engine: str | None, targets: str, _version: int, _store_back: str | None):
-    rows = instance_rows(current_services().store.instances.list(engine=engine or None))
+    store = current_services().store
+    rows = instance_rows(store.instances.list(engine=engine or None), cached_reports(store))
     if targets == "collect":
         rows = [r for r in rows if r["collect_target"]]
     elif targets == "realtime":
@@ -113,3 +122,87 @@ def quick_filter(text: str | None, options: dict | None):
 def download_csv(_clicks: int | None, rows: list[dict] | None):
     """The instances as the grid shows them (search, filters and sort applied)."""
     return dcc.send_string(grid_csv(COLUMNS, rows), "instances.csv")
+
+
+@callback(
+    Output("instances-feedback", "children", allow_duplicate=True),
+    Output("instances-version", "data", allow_duplicate=True),
+    Input("instances-coverage-check", "n_clicks"),
+    State("instances-version", "data"),
+    prevent_initial_call=True,
+)
+def check_coverage(_clicks: int | None, version: int):
+    """Check every instance now (RDS is read only where its answer is over an hour old)."""
+    if not can_operate():
+        return dbc.Alert(OPERATORS_ONLY_HINT, color="warning"), no_update
+    services = current_services()
+    count = check_all(services.store, services.settings)
+    return dbc.Alert(f"Coverage checked on {count} instances.", color="success",
+                     id="instances-coverage-result", dismissable=True, duration=8000), \
+        (version or 0) + 1
+
+
+@callback(Output("instances-coverage", "children"), Input("instances-grid", "cellClicked"),
+          prevent_initial_call=True)
+def show_coverage(cell: dict | None):
+    """The clicked instance's coverage in words (RDS read at most once an hour)."""
+    instance_id = (cell or {}).get("rowId")
+    if not instance_id:
+        return no_update
+    services = current_services()
+    report = check_instance(services.store, services.settings, instance_id)
+    if report is None:
+        return dbc.Alert(f"{instance_id} is no longer known: refresh the instances.",
+                         color="warning")
+    return coverage_panel(report)
+
+
+CHECK_LABELS = {
+    "slowquery_export": "slowquery exported to CloudWatch Logs",
+    "slow_query_log": "slow_query_log",
+    "log_output": "log_output",
+    "long_query_time": "long_query_time",
+    "extra_parameters": "log_slow_extra / log_slow_verbosity / log_queries_not_using_indexes",
+    "collected_months": "months collected",
+    "days_without_events": "days without events",
+    "truncated_events": "statements cut",
+}
+
+
+def _check_value(check: dict) -> str:
+    value = check.get("value")
+    if isinstance(value, dict):
+        text = ", ".join(f"{k}: {v if not isinstance(v, list) else len(v)}"
+                         for k, v in value.items())
+    elif isinstance(value, list):
+        text = ", ".join(str(v) for v in value) or "none"
+    else:
+        text = "" if value is None else str(value)
+    detail = check.get("detail")
+    return " — ".join(part for part in (text, detail) if part)
+
+
+def coverage_panel(report: dict) -> dbc.Card:
+    """The problems, one sentence each, then every check's finding."""
+    problems = report.get("problems") or []
+    body: list = []
+    if problems:
+        body.append(html.Ul([html.Li([html.Code(p["code"]), " ", p["message"]])
+                             for p in problems], id="instances-coverage-problems"))
+    else:
+        body.append(html.P("No coverage problem found.", id="instances-coverage-problems",
+                           className="text-success"))
+    body.append(html.Table([
+        html.Tbody([html.Tr([html.Td(CHECK_LABELS.get(key, key), className="pe-3"),
+                             html.Td(check.get("status", ""), className="pe-3"),
+                             html.Td(_check_value(check), className="text-muted")])
+                    for key, check in (report.get("checks") or {}).items()])
+    ], className="table table-sm small mb-0"))
+    read = report.get("aws_read_at")
+    note = f"RDS read {read}" if read else "RDS not read"
+    return dbc.Card([
+        dbc.CardHeader([html.Strong(f"Slow-log coverage of {report['instance_id']}"),
+                        html.Span(f" · checked {report.get('checked_at', '')} · {note}",
+                                  className="text-muted small")]),
+        dbc.CardBody(body),
+    ], id="instances-coverage-card")

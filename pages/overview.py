@@ -142,7 +142,7 @@ def show_overview(month: str | None, instances: list[str] | None, schema: str | 
 
 def _problems(services) -> list:
     """Instances that need attention: a failed collection in the latest run, a capture that
-    cannot reach its server."""
+    cannot reach its server, a slow log that does not catch everything (last coverage check)."""
     items: list = []
     runs = services.store.runs.recent(1)
     for error in (runs[0].get("errors") or [] if runs else []):
@@ -152,6 +152,13 @@ def _problems(services) -> list:
         if status["enabled"] and status.get("last_error"):
             items.append(html.Li([html.Strong(status["instance_id"]),
                                   ": real-time capture fails — ", status["last_error"]]))
+    for instance_id, report in sorted(services.store.coverage.reports().items()):
+        if report.get("problems"):  # the last kept report: no AWS call on a page load
+            items.append(html.Li([html.Strong(instance_id), ": slow-log coverage — ",
+                                  report["problems"][0]["message"],
+                                  f" (+{len(report['problems']) - 1} more, see Instances)"
+                                  if len(report["problems"]) > 1 else ""],
+                                 className="coverage-problem"))
     if not items:
         return []
     return [dbc.Alert([html.Strong(f"{len(items)} instance problem(s)"),

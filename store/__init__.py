@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from store import captures, digests, flags, instances, plans, runs, table_context
+from store import captures, coverage, digests, flags, instances, plans, runs, table_context
 from store.backend import Backend, DuplicateKeyError, StoreError
 
 __all__ = ["Store", "open_store", "StoreError", "DuplicateKeyError"]
@@ -27,6 +27,7 @@ class Store:
     plans: plans.PlanRepository
     flags: flags.FlagRepository
     table_context: table_context.TableContextRepository
+    coverage: coverage.CoverageRepository
 
     @property
     def kind(self) -> str:
@@ -57,7 +58,7 @@ def open_store(url: str) -> Store:
     backend = _backend_for(url)
     backend.ensure_indexes(
         spec
-        for module in (instances, runs, digests, captures, plans, flags, table_context)
+        for module in (instances, runs, digests, captures, plans, flags, table_context, coverage)
         for spec in module.INDEXES
     )
     return Store(
@@ -69,4 +70,5 @@ def open_store(url: str) -> Store:
         plans=plans.PlanRepository(backend),
         flags=flags.FlagRepository(backend),
         table_context=table_context.TableContextRepository(backend),
+        coverage=coverage.CoverageRepository(backend),
     )
