@@ -6,14 +6,13 @@ instance failing fails alone."""
 
 from __future__ import annotations
 
-import http.client
 import json
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 import pytest
@@ -36,6 +35,7 @@ from settings import Settings
 from tests.conftest import REGION
 from tests.cw_seed import put_events, rds_entry
 from tests.rds_seed import seed_rds
+from tests.test_aws_faults import _Handler as _FaultsHandler
 from tests.test_collection import _seed_logs
 
 OCT = month_period(2026, 10)
@@ -193,8 +193,10 @@ class Proxy(ThreadingHTTPServer):
         self.answered: Counter[str] = Counter()
 
 
-class _ProxyHandler(BaseHTTPRequestHandler):
-    server: Proxy
+class _ProxyHandler(_FaultsHandler):
+    """The fault proxy's handler (its forwarding), with faults decided per API and call."""
+
+    server: Proxy  # type: ignore[assignment]
     protocol_version = "HTTP/1.1"
 
     def log_message(self, *_args: object) -> None:
@@ -218,21 +220,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(payload)
             return
-        target = self.server.target
-        upstream = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
-        headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
-        headers["Host"] = target.netloc
-        upstream.request(self.command, self.path, body=body, headers=headers)
-        answer = upstream.getresponse()
-        payload = answer.read()
-        self.send_response(answer.status)
-        for name, value in answer.getheaders():
-            if name.lower() not in {"transfer-encoding", "connection", "content-length"}:
-                self.send_header(name, value)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-        upstream.close()
+        self._forward(body)
 
     do_GET = do_POST
 
