@@ -31,8 +31,8 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from analysis.safe_text import redact_urls
+from collectors.aws import BadEndpointError, aws_client, explain_aws_error
 from collectors.aws_limits import ApiLimits, paced_call, shared_limits
-from collectors.inventory import BadEndpointError, aws_client, explain_aws_error
 from settings import Settings
 
 DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})

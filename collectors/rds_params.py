@@ -2,7 +2,7 @@
 
 Read only (``describe_db_instances``, ``describe_db_clusters``, ``describe_db_parameters``,
 ``describe_db_cluster_parameters``), through the same clients as discovery
-(:func:`collectors.inventory.aws_client`: AWS_ENDPOINT_URL, adaptive retries, short
+(:func:`collectors.aws.aws_client`: AWS_ENDPOINT_URL, adaptive retries, short
 timeouts).  Aurora exports its logs per cluster and takes log parameters from the cluster
 parameter group, overridden by the instance's own group: both are read.
 
@@ -21,7 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from analysis.coverage import PARAMETERS
 from analysis.safe_text import redact_urls
-from collectors.inventory import aws_client, explain_aws_error
+from collectors.aws import aws_client, explain_aws_error
 from settings import Settings
 
 __all__ = ["CoverageReadError", "read_log_settings"]

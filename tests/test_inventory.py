@@ -10,7 +10,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from analysis.inventory import classify_tags
-from collectors.inventory import DiscoveryError, discover_rds, explain_aws_error, load_static
+from collectors.aws import explain_aws_error
+from collectors.inventory import DiscoveryError, discover_rds, load_static
 from jobs.inventory import InventoryService
 from settings import Settings
 from store import open_store
