@@ -23,14 +23,13 @@ import shell_callbacks
 from analysis.period import previous_month
 from auth.access import current_principal
 from auth.throttle import SignInThrottle
-from collectors.explain import explain_and_record
-from collectors.processlist import connection_params
 from components.constants import APP_TITLE
 from components.shell import create_shell
 from jobs.collection import CollectionService
 from jobs.explain_on_demand import Explainer
 from jobs.inventory import InventoryService
-from jobs.realtime import PlanRecorder, RealtimeService
+from jobs.plans import live_plan_recorder
+from jobs.realtime import RealtimeService
 from jobs.scheduled_collection import ScheduledCollection
 from jobs.scheduler import Scheduler
 from jobs.table_context import InstanceReader
@@ -42,17 +41,6 @@ ROOT = Path(__file__).resolve().parent
 FLEET_REFRESH_SECONDS = 300
 SCHEDULE_TICK_SECONDS = 60
 log = logging.getLogger("slowquery")
-
-
-def _plan_recorder(settings: Settings, store: Store) -> PlanRecorder:
-    """Explain a new capture on its instance with the monitoring account (read-only)."""
-
-    def record(instance: dict, capture: dict) -> str:
-        return explain_and_record(store, instance["instance_id"], capture["sql_text"],
-                                  capture.get("db"), connection_params(instance, settings),
-                                  timeout_seconds=settings.explain_timeout_seconds)
-
-    return record
 
 
 def _start_scheduler(settings: Settings, services: Services) -> Scheduler:
@@ -99,7 +87,7 @@ def _realtime_service(settings: Settings, store: Store) -> RealtimeService:
     """Real-time capture on the instances' servers, or, in the demo, on simulated
     processlists with plans recorded from a real MariaDB (the demo has no server to reach)."""
     if not settings.demo:
-        return RealtimeService(settings, store, plan_recorder=_plan_recorder(settings, store))
+        return RealtimeService(settings, store, plan_recorder=live_plan_recorder(settings, store))
     from demo.processlist import simulated_reader
     from demo.recorded_plans import demo_plan_recorder, seed_plan_history
 

@@ -37,7 +37,6 @@ import math
 import re
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import pymysql
@@ -49,7 +48,6 @@ from analysis.findings import find_problems
 from analysis.fingerprint import fingerprint, fingerprint_and_id
 from analysis.plan import parse_plan, plan_hash
 from collectors.processlist import ConnectionParams
-from store.flags import utc_iso
 
 __all__ = [
     "ConnectionParams",  # re-exported from collectors.processlist (one type for both)
@@ -59,7 +57,7 @@ __all__ = [
     "explain",
     "kill_query",
     "prepare_session",
-    "record_plan",
+    "explain_plan",
 ]
 
 log = logging.getLogger(__name__)
@@ -408,13 +406,13 @@ class PlanUnavailable(RuntimeError):
     """No plan could be had for a statement; the message says why (safe to show)."""
 
 
-def explain_and_record(store: Any, instance_id: str, sql: str, db: str | None,
-                       connection_params: ConnectionParams, *, timeout_seconds: float = 5.0,
-                       now: datetime | None = None) -> str:
-    """Explain ``sql`` and keep the plan in ``store.plans``; return its id.
+def explain_plan(connection_params: ConnectionParams, sql: str, db: str | None, *,
+                 instance_id: str, timeout_seconds: float = 5.0) -> dict[str, Any]:
+    """The plan document of ``sql`` (what store.plans keeps), read safely; nothing is stored.
 
     Raises PlanUnavailable with the reason (refused statement, unreachable server, timeout,
-    every format failed), which the real-time capture shows beside the statement.
+    every format failed), which the real-time capture shows beside the statement. Storing the
+    plan is the job's (jobs.plans), so this reader stays free of the store like the others.
     """
     try:
         result = explain(connection_params, sql, db, timeout_seconds, instance_id=instance_id)
@@ -425,16 +423,4 @@ def explain_and_record(store: Any, instance_id: str, sql: str, db: str | None,
     if not result.explained:
         reasons = "; ".join(f"{k}: {v.get('error')}" for k, v in result.formats.items())
         raise PlanUnavailable(f"EXPLAIN failed: {reasons}")
-    return store.plans.record(result.document(), utc_iso(now or datetime.now(UTC)))
-
-
-def record_plan(store: Any, instance_id: str, sql: str, db: str | None,
-                connection_params: ConnectionParams, *, timeout_seconds: float = 5.0,
-                now: datetime | None = None) -> str | None:
-    """Like explain_and_record, but None instead of raising (the reason is logged)."""
-    try:
-        return explain_and_record(store, instance_id, sql, db, connection_params,
-                                  timeout_seconds=timeout_seconds, now=now)
-    except PlanUnavailable as exc:
-        log.warning("plan for %s not recorded: %s", instance_id, exc)
-        return None
+    return result.document()

@@ -127,7 +127,7 @@ def demo_plan_recorder(store: Store, clock: Callable[[], datetime] = lambda: dat
                        ) -> Callable[[dict[str, Any], dict[str, Any]], str]:
     """A jobs.realtime PlanRecorder for the demo: the recorded plan of a captured statement.
 
-    It fails the way collectors.explain.explain_and_record does (PlanUnavailable with the
+    It fails the way jobs.plans.explain_and_record does (PlanUnavailable with the
     reason), so the Real-time page shows the demo's captures exactly as it shows real ones."""
 
     def record(instance: dict[str, Any], capture: dict[str, Any]) -> str:

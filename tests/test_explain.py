@@ -31,8 +31,8 @@ from collectors.explain import (
     kill_query,
     prepare_session,
     quote_identifier,
-    record_plan,
 )
+from jobs.plans import record_plan
 from settings import Settings
 from store import open_store
 from tests.mariadb_server import MariaDBServer, require_mariadb, start_mariadb

@@ -255,8 +255,9 @@ def test_captures_get_read_only_plans_updates_through_their_select(realtime_app,
 
 
 def test_multi_statement_text_gets_no_plan_and_says_why(realtime_app) -> None:
-    from collectors.explain import PlanUnavailable, explain_and_record
+    from collectors.explain import PlanUnavailable
     from collectors.processlist import connection_params
+    from jobs.plans import explain_and_record
 
     _app, services = realtime_app
     instance = services.store.instances.get("shop-db")
