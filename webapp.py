@@ -30,6 +30,7 @@ from jobs.explain_on_demand import Explainer
 from jobs.inventory import InventoryService
 from jobs.plans import live_plan_recorder
 from jobs.realtime import RealtimeService
+from jobs.registry import jobs_for
 from jobs.scheduled_collection import ScheduledCollection
 from jobs.scheduler import Scheduler
 from jobs.table_context import InstanceReader
@@ -38,30 +39,18 @@ from settings import Settings
 from store import Store, open_store
 
 ROOT = Path(__file__).resolve().parent
-FLEET_REFRESH_SECONDS = 300
 SCHEDULE_TICK_SECONDS = 60
 log = logging.getLogger("slowquery")
 
 
 def _start_scheduler(settings: Settings, services: Services) -> Scheduler:
     scheduler = Scheduler(services.store, lease_seconds=settings.scheduler_lease_seconds)
-    if settings.inventory_refresh_minutes and (
-        settings.aws_configured or settings.static_instances_file
-    ):
-        scheduler.add_interval_job(
-            "inventory-refresh", services.inventory.refresh,
-            seconds=settings.inventory_refresh_minutes * 60, run_now=True,
-        )
-    # stale fleet views (an upgrade, digests replaced outside a run) are rebuilt here, not
-    # by the first page that reads them
-    scheduler.add_interval_job("fleet-views", services.collection.refresh_stale_fleets,
-                               seconds=FLEET_REFRESH_SECONDS, run_now=True)
+    for job, seconds in jobs_for(settings):  # every SCHEDULED_JOBS of jobs/ (jobs/registry.py)
+        scheduler.add_interval_job(job.name, job.task(services), seconds=seconds,
+                                   run_now=job.run_now)
     if services.schedule is not None and services.schedule.spec is not None:
         scheduler.add_interval_job("monthly-collection", services.schedule.tick,
                                    seconds=SCHEDULE_TICK_SECONDS, run_now=True)
-    scheduler.add_interval_job("realtime-capture",
-                               lambda: services.realtime.poll_once(wait_for_all=False),
-                               seconds=settings.realtime_interval_seconds)
     scheduler.start()
     # gunicorn.conf.py's worker_exit calls the same hook earlier (see there why); twice is fine
     atexit.register(shutdown_services, services)

@@ -10,7 +10,9 @@ Three significant figures below a minute; two units above it (the second is roun
 
 from __future__ import annotations
 
-__all__ = ["human_duration", "short_query_id", "status_label"]
+from datetime import UTC, datetime
+
+__all__ = ["human_duration", "short_query_id", "status_label", "utc_iso"]
 
 # a stored status as people say it; assets/dashAgGridFunctions.js holds the same words
 STATUS_LABELS = {"started": "starting", "in_progress": "running", "completed": "completed",
@@ -64,3 +66,11 @@ def human_duration(seconds: float | None) -> str:
     if whole < 86400:
         return f"{whole // 3600} h {whole % 3600 // 60} m"
     return f"{whole // 86400} d {whole % 86400 // 3600} h"
+
+
+def utc_iso(moment: datetime) -> str:
+    """The one stored timestamp format: fixed width, so text order is time order; always UTC.
+
+    Here, in a pure module, so every layer (collectors, store, jobs) writes the same text.
+    """
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -6,6 +6,7 @@ from flask import Flask
 
 from api import (
     cloudwatch,
+    collectors,
     compare,
     digests,
     errors,
@@ -30,6 +31,7 @@ def init_app(server: Flask, ws_ping_seconds: float = 30,
     errors.init_app(server)
     ws.init_app(server, ws_ping_seconds)
     server.register_blueprint(cloudwatch.blueprint)
+    server.register_blueprint(collectors.blueprint)
     server.register_blueprint(compare.blueprint)
     server.register_blueprint(digests.blueprint)
     server.register_blueprint(health.blueprint)

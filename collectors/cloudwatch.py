@@ -33,6 +33,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from analysis.safe_text import redact_urls
 from collectors.aws import BadEndpointError, aws_client, explain_aws_error
 from collectors.aws_limits import ApiLimits, paced_call, shared_limits
+from collectors.base import AWS_NEEDS, Collector, uses_aws
 from settings import Settings
 
 DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
@@ -284,3 +285,13 @@ def read_slice(client: Any, limits: ApiLimits, source: LogSource, part: LogSlice
         if not token:
             return sent
         kwargs["nextToken"] = token
+
+
+COLLECTOR = Collector(
+    name="cloudwatch-slowlog",
+    title="Slow log (CloudWatch Logs)",
+    reads=("each instance's exported slow log for a period (logs:GetLogEvents, "
+           "logs:FilterLogEvents, logs:DescribeLogStreams)"),
+    needs=AWS_NEEDS,
+    is_configured=uses_aws,
+)

@@ -47,6 +47,7 @@ from analysis.explainable import Explainable, NotExplainable, explainable_select
 from analysis.findings import find_problems
 from analysis.fingerprint import fingerprint, fingerprint_and_id
 from analysis.plan import parse_plan, plan_hash
+from collectors.base import MYSQL_NEEDS, Collector, uses_mysql
 from collectors.processlist import ConnectionParams
 
 __all__ = [
@@ -424,3 +425,13 @@ def explain_plan(connection_params: ConnectionParams, sql: str, db: str | None, 
         reasons = "; ".join(f"{k}: {v.get('error')}" for k, v in result.formats.items())
         raise PlanUnavailable(f"EXPLAIN failed: {reasons}")
     return result.document()
+
+
+COLLECTOR = Collector(
+    name="explain",
+    title="Plans (EXPLAIN FORMAT=JSON and TREE)",
+    reads=("the plan of a statement, in a read-only, time-limited session of the monitoring "
+           "account (never EXPLAIN ANALYZE)"),
+    needs=MYSQL_NEEDS,
+    is_configured=uses_mysql,
+)

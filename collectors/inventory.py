@@ -21,6 +21,7 @@ from analysis.inventory import (
 )
 from analysis.safe_text import redact_urls
 from collectors.aws import aws_client, explain_aws_error
+from collectors.base import Collector, uses_aws
 from settings import Settings
 
 PAGE_SIZE = 100
@@ -88,3 +89,13 @@ def load_static(path: Path) -> DiscoveryResult:
         seen.add(instance["instance_id"])
         result.instances.append(instance)
     return result
+
+
+COLLECTOR = Collector(
+    name="rds-inventory",
+    title="Instances (RDS API or a static file)",
+    reads=("the MySQL-family instances of the region with their tags (rds:DescribeDBInstances, "
+           "rds:ListTagsForResource), or the instances listed in STATIC_INSTANCES_FILE"),
+    needs="set AWS_REGION and AWS credentials, or STATIC_INSTANCES_FILE",
+    is_configured=lambda settings: uses_aws(settings) or bool(settings.static_instances_file),
+)

@@ -26,6 +26,7 @@ import pymysql
 from pymysql.err import MySQLError
 
 from analysis.capture import ProcessRow
+from collectors.base import MYSQL_NEEDS, Collector, uses_mysql
 from settings import Settings
 
 PERFORMANCE_SCHEMA = ("SELECT ID, USER, HOST, DB, COMMAND, TIME, STATE, INFO "
@@ -264,3 +265,13 @@ def _row(raw: tuple) -> ProcessRow:
         info = info.decode("utf-8", "replace")
     return ProcessRow(pid=int(pid), user=user, host=host, db=db, command=command,
                       time=float(seconds or 0), state=state, info=info)
+
+
+COLLECTOR = Collector(
+    name="processlist",
+    title="Statements running now (MySQL processlist)",
+    reads=("the statements running on each instance, polled every REALTIME_INTERVAL_SECONDS with"
+           " the monitoring account (PROCESS)"),
+    needs=MYSQL_NEEDS,
+    is_configured=uses_mysql,
+)

@@ -22,6 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from analysis.coverage import PARAMETERS
 from analysis.safe_text import redact_urls
 from collectors.aws import aws_client, explain_aws_error
+from collectors.base import AWS_NEEDS, Collector, uses_aws
 from settings import Settings
 
 __all__ = ["CoverageReadError", "read_log_settings"]
@@ -119,3 +120,13 @@ def _read(client: Any, operation: str, **kwargs: str) -> dict[str, str | None]:
 def _pick(parameters: Iterable[dict[str, Any]]) -> dict[str, str | None]:
     return {p["ParameterName"]: p.get("ParameterValue") for p in parameters
             if p.get("ParameterName") in PARAMETERS}
+
+
+COLLECTOR = Collector(
+    name="rds-log-settings",
+    title="Slow-log settings (RDS parameter groups)",
+    reads=("whether each instance exports its slow log and its slow-log parameters "
+           "(rds:DescribeDBInstances, rds:DescribeDBParameters)"),
+    needs=AWS_NEEDS,
+    is_configured=uses_aws,
+)

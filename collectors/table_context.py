@@ -18,6 +18,8 @@ from typing import Any
 
 import pymysql
 
+from analysis.units import utc_iso
+from collectors.base import MYSQL_NEEDS, Collector, uses_mysql
 from collectors.explain import (
     ExplainError,
     _close_quietly,
@@ -28,7 +30,6 @@ from collectors.explain import (
     quote_identifier,
 )
 from collectors.processlist import ConnectionParams
-from store.flags import utc_iso
 
 __all__ = ["TableContextError", "read_table_context"]
 
@@ -125,3 +126,13 @@ def _server_error(exc: BaseException, params: ConnectionParams, schema: str,
         return (f"The monitoring account {params.user} may not read {schema}.{table} "
                 f"({_error_text(exc)}); grant it SELECT on that schema.")
     return f"Reading {schema}.{table} on {_where(params)} failed: {_error_text(exc)}."
+
+
+COLLECTOR = Collector(
+    name="table-context",
+    title="Table context (information_schema, SHOW CREATE TABLE)",
+    reads=("the size, engine, indexes and definition of the tables a plan reads, in a read-only,"
+           " time-limited session of the monitoring account"),
+    needs=MYSQL_NEEDS,
+    is_configured=uses_mysql,
+)

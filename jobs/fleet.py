@@ -12,10 +12,12 @@ import time
 
 from analysis.fleet import FleetMerger
 from analysis.overview import filter_names
+from jobs.registry import ScheduledJob
 from store import Store
 from store.backend import no_gc_pauses
 
 log = logging.getLogger(__name__)
+REFRESH_SECONDS = 300
 
 
 def ensure_fleet(store: Store, period: str, force: bool = False) -> int | None:
@@ -36,3 +38,12 @@ def ensure_fleet(store: Store, period: str, force: bool = False) -> int | None:
     log.info("fleet view of %s: %d statements rebuilt in %.2f s", period, len(rows),
              time.monotonic() - started)
     return len(rows)
+
+
+# stale fleet views (an upgrade, digests replaced outside a run) are rebuilt here, not by the
+# first page that reads them
+SCHEDULED_JOBS = (
+    ScheduledJob("fleet-views", lambda _settings: REFRESH_SECONDS,
+                 task=lambda services: services.collection.refresh_stale_fleets,
+                 run_now=True),
+)

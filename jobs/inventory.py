@@ -11,7 +11,9 @@ import threading
 from datetime import UTC, datetime
 from typing import Any
 
+from collectors.inventory import COLLECTOR as INVENTORY
 from collectors.inventory import DiscoveryError, DiscoveryResult, discover_rds, load_static
+from jobs.registry import ScheduledJob
 from settings import Settings
 from store import Store
 from store.flags import utc_iso
@@ -89,3 +91,16 @@ class InventoryService:
             if not rds["ok"]:
                 health["error"] = rds["error"]
         return health
+
+
+def _refresh_every(settings: Settings) -> float | None:
+    if not INVENTORY.is_configured(settings):
+        return None
+    return settings.inventory_refresh_minutes * 60
+
+
+SCHEDULED_JOBS = (
+    ScheduledJob("inventory-refresh", _refresh_every,
+                 task=lambda services: services.inventory.refresh,
+                 reads=(INVENTORY.name,), run_now=True),
+)

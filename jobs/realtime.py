@@ -31,12 +31,14 @@ from typing import Any
 
 from analysis.capture import CaptureFilter, CaptureTracker, Execution
 from analysis.fingerprint import fingerprint_and_id
+from collectors.processlist import COLLECTOR as PROCESSLIST
 from collectors.processlist import (
     ConnectionSettingsError,
     ProcesslistError,
     ProcesslistReader,
     connection_params,
 )
+from jobs.registry import ScheduledJob
 from settings import Settings
 from store import Store
 from store.flags import utc_iso
@@ -368,3 +370,12 @@ class RealtimeService:
         self._explain_pool.shutdown(wait=False, cancel_futures=True)
         for reader in idle:
             reader.close()
+
+
+# Always scheduled (it polls only the instances switched on, and shows "set MYSQL_USER" on
+# those when no account is set; the demo polls simulated processlists without one).
+SCHEDULED_JOBS = (
+    ScheduledJob("realtime-capture", lambda settings: settings.realtime_interval_seconds,
+                 task=lambda services: lambda: services.realtime.poll_once(wait_for_all=False),
+                 reads=(PROCESSLIST.name,)),
+)

@@ -11,16 +11,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from analysis.units import utc_iso
 from store.backend import Backend
+
+__all__ = ["FlagRepository", "utc_iso"]  # utc_iso re-exported: its old home
 
 COLLECTION = "flags"
 LEASES = "leases"  # the adapters keep leases in their own collection
 INDEXES = ()
-
-
-def utc_iso(moment: datetime) -> str:
-    """The one timestamp format of the store: sortable as text, always UTC."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class FlagRepository:
