@@ -81,8 +81,12 @@ def _instance_streams(client: Any, source: LogSource) -> list[str]:
 
 def iter_log_events(settings: Settings, source: LogSource, start_ms: int,
                     end_ms: int) -> Iterator[dict[str, Any]]:
-    """Every event of the period (`end_ms` exclusive), page by page, in the order AWS sends."""
-    try:
+    """Every event of the period (`end_ms` exclusive), page by page, in the order AWS sends.
+
+    Unpaced and in one thread: for a look at one instance (tests, scripts); a collection
+    reads through `read_slice`.
+    """
+    with read_errors(source):
         client = aws_client(settings, "logs")
         kwargs: dict[str, Any] = {"logGroupName": source.group, "startTime": start_ms,
                                   "endTime": end_ms - 1}
@@ -99,19 +103,6 @@ def iter_log_events(settings: Settings, source: LogSource, start_ms: int,
             call = dict(kwargs, logStreamNames=batch) if batch else kwargs
             for page in paginator.paginate(**call):
                 yield from page.get("events", [])
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code")
-        if code == "ResourceNotFoundException":
-            raise LogReadError(
-                f"log group {source.group} not found: enable slow_query_log and export "
-                "the slowquery log to CloudWatch Logs for this instance"
-            ) from None
-        raise LogReadError(f"{source.describe()}: {explain_aws_error(exc)}") from None
-    except BotoCoreError as exc:
-        raise LogReadError(f"{source.describe()}: {explain_aws_error(exc)}") from None
-    except ValueError as exc:  # urllib3 on a bad AWS_ENDPOINT_URL ("Port could not be cast")
-        raise LogReadError(f"{source.describe()}: AWS call failed: "
-                           f"{redact_urls(str(exc))[:200]}") from None
 
 
 # ---- paced, sliced reading (GetLogEvents, FilterLogEvents as the fallback) ----------------
