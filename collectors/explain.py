@@ -48,7 +48,7 @@ from analysis.findings import find_problems
 from analysis.fingerprint import fingerprint, fingerprint_and_id
 from analysis.plan import parse_plan, plan_hash
 from collectors.base import MYSQL_NEEDS, Collector, uses_mysql
-from collectors.processlist import ConnectionParams
+from collectors.processlist import ConnectionParams, SharedTlsConnection
 
 __all__ = [
     "ConnectionParams",  # re-exported from collectors.processlist (one type for both)
@@ -168,7 +168,7 @@ def _where(params: ConnectionParams) -> str:
 def _connect(params: ConnectionParams, read_timeout: float) -> pymysql.connections.Connection:
     """A new session (never a pooled one) with short timeouts and no multi-statements."""
     try:
-        conn = pymysql.connect(
+        conn = SharedTlsConnection(  # the processlist's connection: one TLS context for all
             host=params.host, port=params.port, user=params.user, password=params.password,
             charset="utf8mb4", autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS,
             read_timeout=read_timeout, write_timeout=read_timeout,

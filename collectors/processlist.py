@@ -10,7 +10,7 @@ At fleet scale the cost of a poll is what Python must decode: given the capture 
 the reader has the server send only its own row and the statements running long enough,
 a few rows instead of every idle connection (measured in bench/realtime_poll.py: 0.14 ms of
 CPU a poll instead of 2.2 ms with 300 connections on the server), and connecting costs 0.7
-ms instead of 21 because every connection shares one TLS context (see `_Connection`).
+ms instead of 21 because every connection shares one TLS context (see `SharedTlsConnection`).
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def connection_params(instance: Mapping[str, Any], settings: Settings) -> Connec
                             password)
 
 
-class _Connection(pymysql.connections.Connection):
+class SharedTlsConnection(pymysql.connections.Connection):
     """pymysql's connection, with one TLS context shared by every connection.
 
     PyMySQL 1.2 tries TLS on every connection unless told otherwise ("preferred": encrypted
@@ -106,17 +106,17 @@ class _Connection(pymysql.connections.Connection):
     def _create_ssl_ctx(self, sslp: Any) -> Any:
         if sslp != {}:  # explicit TLS options: pymysql's own handling
             return super()._create_ssl_ctx(sslp)
-        with _Connection._shared_lock:
-            if _Connection._shared_ctx is None:
-                _Connection._shared_ctx = super()._create_ssl_ctx(sslp)
-            return _Connection._shared_ctx
+        with SharedTlsConnection._shared_lock:
+            if SharedTlsConnection._shared_ctx is None:
+                SharedTlsConnection._shared_ctx = super()._create_ssl_ctx(sslp)
+            return SharedTlsConnection._shared_ctx
 
 
 def connect(params: ConnectionParams, connect_timeout: float = 3,
             read_timeout: float = 5) -> pymysql.connections.Connection:
     """A pymysql connection with short timeouts; errors never carry the password."""
     try:
-        return _Connection(host=params.host, port=params.port, user=params.user,
+        return SharedTlsConnection(host=params.host, port=params.port, user=params.user,
                            password=params.password, connect_timeout=connect_timeout,
                            read_timeout=read_timeout, write_timeout=read_timeout,
                            autocommit=True, charset="utf8mb4")
