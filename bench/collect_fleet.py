@@ -30,6 +30,7 @@ import json
 import multiprocessing
 import os
 import random
+import resource
 import subprocess
 import sys
 import tempfile
@@ -232,14 +233,17 @@ def _serve(instances: int, events: int, latency: float, rates: dict[str, float],
     threading.Thread(target=server.serve_forever, daemon=True).start()
     port_out.put(server.server_address[1])
     stop.wait()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     with server.lock:
-        counts_out.put(dict(server.counts))
+        counts_out.put({"counts": dict(server.counts),
+                        "cpu": usage.ru_utime + usage.ru_stime})
     server.shutdown()
 
 
 # ---- measuring ---------------------------------------------------------------------------
-def _rss_tree(pid: int, skip: set[int]) -> int:
-    """RSS in bytes of `pid` and its descendants (but not `skip`)."""
+def _rss_tree(pid: int, skip: set[int], cpu_seen: dict[int, float]) -> int:
+    """RSS in bytes of `pid` and its descendants (but not `skip`); records each one's CPU
+    seconds so far in `cpu_seen` (the last sample of a process that ends is kept)."""
     import psutil
 
     try:
@@ -253,6 +257,8 @@ def _rss_tree(pid: int, skip: set[int]) -> int:
             continue
         with contextlib.suppress(psutil.NoSuchProcess):
             total += proc.memory_info().rss
+            times = proc.cpu_times()
+            cpu_seen[proc.pid] = times.user + times.system
     return total
 
 
@@ -291,16 +297,20 @@ def run_one(args: argparse.Namespace, instances: int) -> dict:
     service = CollectionService(settings, store)
 
     peak = [0]
+    cpu_seen: dict[int, float] = {}
     done = threading.Event()
 
     def sample() -> None:
         while not done.is_set():
-            peak[0] = max(peak[0], _rss_tree(os.getpid(), {server.pid}))
+            peak[0] = max(peak[0], _rss_tree(os.getpid(), {server.pid}, cpu_seen))
             time.sleep(0.05)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     load_before = os.getloadavg()
+    _rss_tree(os.getpid(), {server.pid}, cpu_seen)
+    cpu_before = sum(cpu_seen.values())
+    main_before = cpu_seen[os.getpid()]
     started = time.monotonic()
     run = service.start({"month": MONTH, "instance_ids": data.instances})
     service.wait(run["collection_id"], timeout=3600)
@@ -309,7 +319,8 @@ def run_one(args: argparse.Namespace, instances: int) -> dict:
     sampler.join()
     run = store.runs.get(run["collection_id"])
     stop.set()
-    counts = counts_q.get(timeout=30)
+    served = counts_q.get(timeout=30)
+    counts = served["counts"]
     server.join(timeout=10)
 
     exact = run["status"] == "completed" and not run["errors"]
@@ -331,6 +342,8 @@ def run_one(args: argparse.Namespace, instances: int) -> dict:
             "calls": counts, "throttled": sum(t for _, t in counts.values()),
             "peak_mb": peak[0] / 2**20, "exact": exact, "status": run["status"],
             "queries": run["total_queries"], "load": load_before,
+            "cpu_ours": sum(cpu_seen.values()) - cpu_before, "cpu_stand_in": served["cpu"],
+            "cpu_main": cpu_seen[os.getpid()] - main_before,
             "load_after": os.getloadavg()}
 
 
@@ -358,7 +371,14 @@ def main() -> None:
           f"{args.parse_processes} parser process(es)")
     print(f"{'instances':>9} {'events':>10} {'wall s':>7} {'min s':>6} {'ratio':>6} "
           f"{'calls (Get/Describe)':>21} {'throttled':>9} {'peak MB':>8} {'exact':>6} "
-          f"{'load':>10}")
+          f"{'load':>10} {'CPU s ours':>10} {'(reader)':>8} {'stand-in':>8} {'busy':>5}")
+    cores = os.cpu_count() or 1
+
+    def busy(row: dict) -> float:
+        """Share of the machine's CPU the collector and the stand-in used together: near
+        100%, the wall time is bound by CPU, not by the quota."""
+        return (row["cpu_ours"] + row["cpu_stand_in"]) / (row["wall"] * cores)
+
     rows = []
     for size in (int(n) for n in args.instances.split(",")):
         argv = [sys.executable, __file__, "--one", str(size), "--events", str(args.events),
@@ -379,7 +399,9 @@ def main() -> None:
               f"{row['minimum']:>6.1f} {row['wall'] / row['minimum']:>5.2f}× "
               f"{f'{get_calls}/{describe}':>21} {row['throttled']:>9} "
               f"{row['peak_mb']:>8.0f} {'yes' if row['exact'] else 'NO':>6} "
-              f"{row['load'][0]:>4.1f}→{row['load_after'][0]:<4.1f}", flush=True)
+              f"{row['load'][0]:>4.1f}→{row['load_after'][0]:<4.1f} "
+              f"{row['cpu_ours']:>10.1f} {row['cpu_main']:>8.1f} {row['cpu_stand_in']:>8.1f} "
+              f"{busy(row):>4.0%}", flush=True)
     worst = max(r["wall"] / r["minimum"] for r in rows)
     print(f"minimum = calls needed ÷ quota (GetLogEvents: ceil(events ÷ 2,000) + 1 per "
           f"stream); worst ratio {worst:.2f}× (goal ≤ 1.3×); totals "

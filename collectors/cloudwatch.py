@@ -21,6 +21,10 @@ Collectors read and never store: pages go to a callback (the job's parsers).
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -131,7 +135,33 @@ def cloudwatch_limits(settings: Settings) -> ApiLimits:
          "DescribeLogStreams": settings.cloudwatch_describe_log_streams_per_second})
 
 
+_CLIENT_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE")
+_clients: dict[str, Any] = {}
+_clients_lock = threading.Lock()
+
+
 def logs_client(settings: Settings) -> Any:
+    """The process's CloudWatch Logs client for these settings, made once and shared.
+
+    Making a client loads and parses botocore's service model (a fresh Session each time):
+    made per instance, that was a sixth of a fleet collection's request-thread CPU. Clients
+    are thread-safe (sessions are not, and the one session here is used only to make the
+    client). The key holds the credentials' environment (hashed), so new credentials get a
+    new client; an instance role's credentials refresh inside the client."""
+    identity = "\0".join([settings.aws_region, settings.aws_endpoint_url,
+                          str(settings.aws_timeout_seconds), str(settings.collection_readers),
+                          *(os.environ.get(name, "") for name in _CLIENT_ENV)])
+    key = hashlib.sha256(identity.encode("utf-8", "surrogatepass")).hexdigest()
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            if len(_clients) >= 8:
+                _clients.clear()
+            client = _clients[key] = _new_logs_client(settings)
+        return client
+
+
+def _new_logs_client(settings: Settings) -> Any:
     """A CloudWatch Logs client that never retries by itself (`paced_call` retries through
     the limiter) and keeps a connection per reader thread."""
     config = Config(retries={"mode": "standard", "total_max_attempts": 1},
@@ -139,11 +169,36 @@ def logs_client(settings: Settings) -> Any:
                     read_timeout=settings.aws_timeout_seconds,
                     max_pool_connections=max(10, settings.collection_readers + 2))
     try:
-        return boto3.session.Session().client(
+        client = boto3.session.Session().client(
             "logs", region_name=settings.aws_region or None,
             endpoint_url=settings.aws_endpoint_url or None, config=config)
     except ValueError as exc:  # "Invalid endpoint: http://user:secret@...", a bad port
         raise BadEndpointError(reason=redact_urls(str(exc))[:200]) from None
+    for operation in ("GetLogEvents", "FilterLogEvents"):
+        client.meta.events.register(f"before-parse.cloudwatch-logs.{operation}",
+                                    _events_as_json)
+    return client
+
+
+def _events_as_json(response_dict: dict[str, Any], customized_response_dict: dict[str, Any],
+                    **_kwargs: Any) -> None:
+    """Decode a page's events with `json.loads` instead of botocore's shape-driven parser.
+
+    A 1 MB page of 2,000 events takes botocore 9.4 ms to parse and `json.loads` 1.9 ms: at a
+    fleet's 25 pages a second, that was a third of the request threads' CPU (one GIL). The
+    events come back as the same dicts (JSON numbers and strings are the shapes' longs and
+    strings); botocore still parses the rest of the page (tokens) and every error answer."""
+    body = response_dict.get("body")
+    if response_dict.get("status_code") != 200 or not body:
+        return
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return  # botocore's parser says what is wrong with it
+    if not isinstance(data, dict) or not isinstance(data.get("events"), list):
+        return
+    customized_response_dict["events"] = data.pop("events")
+    response_dict["body"] = json.dumps(data).encode()
 
 
 @contextmanager
