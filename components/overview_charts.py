@@ -5,12 +5,13 @@ Pure builders: data in (the store's daily totals, fleet rows), plotly figures ou
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import plotly.graph_objects as go
 
 from analysis.units import human_duration, short_query_id
+from components.event_markers import add_event_markers
 
 PALETTE = ("#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#eeca3b", "#b279a2",
            "#ff9da6", "#9d755d", "#bab0ac")
@@ -25,8 +26,10 @@ def _layout(fig: go.Figure, title: str, height: int = 320) -> go.Figure:
     return fig
 
 
-def daily_by_instance_figure(daily: Mapping[str, Mapping[str, float]]) -> go.Figure:
-    """Stacked bars: each day's query time, split by instance (the biggest first)."""
+def daily_by_instance_figure(daily: Mapping[str, Mapping[str, float]],
+                             events: Sequence[Mapping[str, Any]] | None = None) -> go.Figure:
+    """Stacked bars: each day's query time, split by instance (the biggest first), with the
+    instances' RDS ``events`` (jobs.rds_events.period_events) marked on their days."""
     totals = {iid: sum(days.values()) for iid, days in daily.items()}
     ranked = sorted(totals, key=lambda iid: -totals[iid])
     shown, others = ranked[:MAX_STACKS], ranked[MAX_STACKS:]
@@ -47,6 +50,7 @@ def daily_by_instance_figure(daily: Mapping[str, Mapping[str, float]]) -> go.Fig
     fig.update_layout(barmode="stack")
     fig.update_yaxes(title_text="query time (s)")
     fig.update_xaxes(type="date")
+    add_event_markers(fig, events, per="day")
     return _layout(fig, "Query time per day, by instance")
 
 

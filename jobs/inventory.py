@@ -13,6 +13,8 @@ from typing import Any
 
 from collectors.inventory import COLLECTOR as INVENTORY
 from collectors.inventory import DiscoveryError, DiscoveryResult, discover_rds, load_static
+from collectors.rds_events import COLLECTOR as RDS_EVENTS
+from jobs.rds_events import keep_recent_events
 from jobs.registry import ScheduledJob
 from settings import Settings
 from store import Store
@@ -55,6 +57,8 @@ class InventoryService:
                     "ok": True, "discovered": len(result.instances),
                     "marked_gone": sync.marked_gone, "skipped": result.skipped[:50],
                 }
+            if (status["sources"].get("rds") or {}).get("ok"):  # events only of RDS instances
+                status["events"] = keep_recent_events(self._settings, self._store)
             self._store.flags.set(STATUS_FLAG, status)
         return self.summary(status)
 
@@ -69,6 +73,8 @@ class InventoryService:
             "collect_targets": sum(1 for i in live if i["collect_target"]),
             "realtime_targets": sum(1 for i in live if i["realtime_target"]),
             "errors": errors,
+            # RDS events are extra: their failure is not a failed refresh (no 502 for it)
+            "events_error": ((status or {}).get("events") or {}).get("error"),
             "refreshed_at": (status or {}).get("refreshed_at"),
         }
 
@@ -102,5 +108,5 @@ def _refresh_every(settings: Settings) -> float | None:
 SCHEDULED_JOBS = (
     ScheduledJob("inventory-refresh", _refresh_every,
                  task=lambda services: services.inventory.refresh,
-                 reads=(INVENTORY.name,), run_now=True),
+                 reads=(INVENTORY.name, RDS_EVENTS.name), run_now=True),
 )
