@@ -491,6 +491,9 @@ class DigestAggregator:
         self.entries = 0
         self.malformed = 0
         self.error_samples: list[dict[str, Any]] = []
+        # the database each log stream ended in (set by jobs/parse_pool.py): a day collected
+        # alone hands it to the next day's first statements (analysis/day_partial.py)
+        self.stream_dbs: dict[str, str | None] = {}
         self._stats: dict[str, dict[str, DigestStats]] = {}
         self._fp_cache: dict[str, tuple[str, str]] = {}
 

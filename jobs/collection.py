@@ -23,11 +23,11 @@ import time
 import uuid
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from analysis.digest import DigestAggregator, sketch_to_dict
-from analysis.period import Period, PeriodError, parse_period
+from analysis.period import Period, PeriodError, month_period, parse_period
 from collectors.cloudwatch import (
     LogReadError,
     LogSlice,
@@ -41,6 +41,7 @@ from collectors.cloudwatch import (
     read_errors,
     read_slice,
 )
+from jobs.day_collection import covered_by_month, month_read_whole, store_day
 from jobs.fleet import ensure_fleet
 from jobs.parse_pool import ParsePool, ParserGone
 from jobs.run_recorder import RunRecorder, now_iso
@@ -172,29 +173,35 @@ class CollectionService:
         except PeriodError as exc:
             raise CollectionRequestError(str(exc)) from None
 
-    def start(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        """Validate and launch a run; returns the new run document."""
-        period = self._check_request(body)
+    def start(self, body: Mapping[str, Any], *, day: date | None = None) -> dict[str, Any]:
+        """Validate and launch a run; returns the new run document. `day` (the daily
+        schedule; `body` may then name only instance_ids) reads that UTC day into its month
+        (jobs/day_collection.py); the run holds the month's lease and `period_key`, so it
+        never runs beside another run of that month."""
+        period = Period(day, day) if day else self._check_request(body)
+        key = month_period(day.year, day.month).key if day else period.key
         if not self._settings.aws_configured:
             raise CollectionRequestError("AWS is not configured: set AWS_REGION")
         targets = self._targets(body)
         collection_id = uuid.uuid4().hex
         with self._start_lock:
             self.sweep()
-            if not self._store.flags.acquire_lease(lease_name(period.key), collection_id,
+            if not self._store.flags.acquire_lease(lease_name(key), collection_id,
                                                    STALE_AFTER_SECONDS):
-                running = [r["collection_id"] for r in self._store.runs.active(period.key)]
+                running = [r["collection_id"] for r in self._store.runs.active(key)]
                 raise CollectionConflict(running[0] if running else "unknown")
             active = self._store.runs.active()
             if len(active) >= self._settings.collection_max_runs:
-                self._release(period.key, collection_id)
+                self._release(key, collection_id)
                 raise CollectionBusy(
                     f"{len(active)} collection run(s) are going already (COLLECTION_MAX_RUNS="
                     f"{self._settings.collection_max_runs}): try again when one ends")
             run = {
                 "collection_id": collection_id, "status": "started", "progress": 0,
-                "message": f"collecting {period.key} for {len(targets)} instance(s)",
-                "period": period.as_dict(), "period_key": period.key,
+                "message": (f"collecting {day or period.key} for {len(targets)} instance(s)"
+                            + (f" into {key}" if day else "")),
+                "period": period.as_dict(), "period_key": key,
+                "day": day.isoformat() if day else None,
                 "instance_ids": [t["instance_id"] for t in targets],
                 "replace_empty": bool(body.get("replace_empty", False)),
                 "processed_instances": 0, "total_instances": len(targets),
@@ -205,7 +212,7 @@ class CollectionService:
             self._store.runs.create(run)
         recorder = RunRecorder(
             self._store, run,
-            lambda: self._store.flags.acquire_lease(lease_name(period.key), collection_id,
+            lambda: self._store.flags.acquire_lease(lease_name(key), collection_id,
                                                     STALE_AFTER_SECONDS))
         thread = threading.Thread(target=self._execute, args=(recorder, targets, period),
                                   name=f"collection-{collection_id[:8]}", daemon=True)
@@ -336,10 +343,11 @@ class CollectionService:
         """Rebuild the period's fleet rows from every instance's digests (those of this run and
         those collected before); a failure is a warning, the instances' digests stand."""
         started = time.monotonic()
+        key = recorder.run["period_key"]  # a day run's is its month
         try:
-            rows = ensure_fleet(self._store, period.key, force=True)
+            rows = ensure_fleet(self._store, key, force=True)
         except StoreError as exc:
-            recorder.warn(f"the fleet view of {period.key} could not be rebuilt: {exc}")
+            recorder.warn(f"the fleet view of {key} could not be rebuilt: {exc}")
             return
         recorder.log(f"fleet view: {rows or 0:,} statements across instances "
                      f"({time.monotonic() - started:.1f} s)")
@@ -387,6 +395,11 @@ class CollectionService:
                           recorder: RunRecorder, parsers: ParsePool,
                           slices: int) -> InstanceResult:
         instance_id = instance["instance_id"]
+        day = recorder.run.get("day")
+        covered = covered_by_month(self._store, instance_id, day) if day else None
+        if covered:
+            recorder.log(f"{instance_id}: {covered}")
+            return InstanceResult(0, 0, None)
         source = log_source_for(instance)
         recorder.log(f"{instance_id}: reading {source.describe()}")
         try:
@@ -400,13 +413,24 @@ class CollectionService:
         for timestamp, reason in samples[:MALFORMED_SAMPLES_LOGGED]:
             recorder.log(f"{instance_id}: skipped a malformed event (ts {timestamp}): "
                          f"{reason}", "warning")
+        if day:
+            kept = store_day(self._store, instance_id, day, aggregator, events,
+                             replace_empty=bool(recorder.run.get("replace_empty")),
+                             collection_id=recorder.run["collection_id"])
+            if not kept.warning:
+                recorder.log(f"{instance_id}: {events:,} events, {kept.queries:,} queries "
+                             f"on {day}, its month rebuilt from its days")
+            return InstanceResult(*kept)
         digests = [{**d.to_dict(), "sketch": sketch_to_dict(d.sketch)}
                    for d in aggregator.digests(instance_id)]
         kept = None if recorder.run.get("replace_empty") else self._kept_instead(
             instance_id, period, events)
         if kept is not None:
             return InstanceResult(0, 0, _kept_warning(kept))
-        self._store.digests.replace_period(instance_id, period.key, digests)
+        self._store.digests.replace_period(instance_id, period.key, digests,
+                                           malformed=aggregator.malformed,
+                                           read_at=recorder.run["started_at"])
+        month_read_whole(self._store, instance_id, period, recorder.run["started_at"])
         recorder.log(f"{instance_id}: {events:,} events, {aggregator.entries:,} queries, "
                      f"{len(digests):,} digests"
                      + (f", {aggregator.malformed:,} malformed" if aggregator.malformed else ""))

@@ -95,9 +95,13 @@ class _InstanceState:
                     unknown = stats.databases.pop("", 0)
                     if unknown:
                         _bump(stats.databases, previous, unknown)
+                    # and its examples' (EXPLAIN on demand runs an example in its schema)
+                    stats.examples = [(qt, seq, sql, previous, t, cut)
+                                      for qt, seq, sql, _db, t, cut in stats.examples]
                 head.entries = 0
                 self.aggregator.merge(head)
             ends[name] = own if own is not None else previous
+        self.aggregator.stream_dbs = ends
         return self.aggregator
 
 

@@ -1,29 +1,34 @@
-"""The monthly collection nobody has to press: the previous month, on COLLECT_MONTHLY_AT.
+"""The collections nobody has to press: the previous month on COLLECT_MONTHLY_AT, and
+yesterday into its month on COLLECT_DAILY_AT (jobs/daily_collection.py).
 
-The scheduler's leader calls `tick()` every minute. What the schedule did is kept in one
-small flag document in the store (`schedule:monthly`: the run it started, the last month it
-finished, the last outcome), so a restart, a deploy or a new leader neither forgets a run nor
-starts it twice. A run that ends is a month done, whatever its outcome (the outcome is shown
-on the Collection page and by `GET /api/schedule`; a failed month is re-run by hand), except a
-run that failed as a whole or could not start, which is tried again an hour later, three
-times at most: a CloudWatch outage at 02:00 must not cost a month. Nothing starts before the
-first inventory refresh has listed the instances.
+The scheduler's leader calls `tick()` every minute (SCHEDULED_JOBS below), one tick at a
+time. What the monthly schedule did is kept in one small flag document in the store
+(`schedule:monthly`: the run it started, the last month it finished, the last outcome), so a
+restart, a deploy or a new leader neither forgets a run nor starts it twice. A run that ends
+is a month done, whatever its outcome (the outcome is shown on the Collection page and by
+`GET /api/schedule`; a failed month is re-run by hand), except a run that failed as a whole
+or could not start, which is tried again an hour later, three times at most: a CloudWatch
+outage at 02:00 must not cost a month. Nothing starts before the first inventory refresh has
+listed the instances.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from analysis.schedule import MonthlyAt, due_month, next_run, parse_monthly_at
+from analysis.schedule import MonthlyAt, due_month, next_run, parse_daily_at, parse_monthly_at
 from jobs.collection import (
     CollectionBusy,
     CollectionConflict,
     CollectionRequestError,
     CollectionService,
 )
+from jobs.daily_collection import DailyCollection
+from jobs.registry import ScheduledJob
 from settings import Settings
 from store import Store
 from store.flags import utc_iso
@@ -33,17 +38,27 @@ STATE_FLAG = "schedule:monthly"
 RETRY_AFTER = timedelta(hours=1)
 MAX_ATTEMPTS = 3
 GOING = ("started", "in_progress")
+TICK_SECONDS = 60
 
 
 class ScheduledCollection:
-    """Starts the due month's collection from the scheduler, and says what it did."""
+    """Starts the due month's and day's collections from the scheduler, and says what they
+    did."""
 
     def __init__(self, settings: Settings, store: Store, collection: CollectionService,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.spec: MonthlyAt | None = parse_monthly_at(settings.collect_monthly_at)
+        self.daily = DailyCollection(parse_daily_at(settings.collect_daily_at), store,
+                                     collection)
         self._store = store
         self._collection = collection
         self._clock = clock
+        self._ticking = threading.Lock()  # a tick wired twice, or slow, never overlaps itself
+
+    @property
+    def enabled(self) -> bool:
+        """Is either schedule on (the scheduler then ticks it)?"""
+        return self.spec is not None or self.daily.spec is not None
 
     def _state(self) -> dict[str, Any]:
         return dict(self._store.flags.get(STATE_FLAG) or {})
@@ -69,10 +84,21 @@ class ScheduledCollection:
         return False
 
     def tick(self, now: datetime | None = None) -> str | None:
-        """Start the due month's run if one is due; the new run's id, or None."""
+        """Start the due month's run, then the due day's, if due; a new run's id (the
+        month's first), or None."""
+        if not self._ticking.acquire(blocking=False):
+            return None
+        try:
+            now = now or self._clock()
+            monthly = self._tick_monthly(now)
+            daily = self.daily.tick(now)
+        finally:
+            self._ticking.release()
+        return monthly or daily
+
+    def _tick_monthly(self, now: datetime) -> str | None:
         if self.spec is None:
             return None
-        now = now or self._clock()
         state = self._state()
         if self._settle(state, now):
             return None
@@ -111,13 +137,18 @@ class ScheduledCollection:
         return run["collection_id"]
 
     def status(self, now: datetime | None = None) -> dict[str, Any]:
-        """{"monthly_at", "description", "next_run", "running", "last"} for the API and the
-        Collection page; "monthly_at" is "" and "next_run" None when it is switched off."""
+        """{"monthly_at", "description", "next_run", "running", "last", "daily"} for the API
+        and the Collection page; "monthly_at" is "" and "next_run" None when it is switched
+        off; "daily" is DailyCollection.status()."""
+        now = now or self._clock()
+        return {**self._monthly_status(now), "daily": self.daily.status(now)}
+
+    def _monthly_status(self, now: datetime) -> dict[str, Any]:
         if self.spec is None:
             return {"monthly_at": "", "description": "off (COLLECT_MONTHLY_AT is empty)",
                     "next_run": None, "running": None, "last": None}
-        now = now or self._clock()
         state = self._state()
+        self._settle(state, now)  # a run that ended shows as the last one (not saved here)
         going = state.get("collection_id")
         upcoming = (None if going else
                     max(next_run(self.spec, now, state.get("done")),
@@ -131,3 +162,15 @@ def _parse(value: str | None) -> datetime | None:
     if not value:
         return None
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _tick_every(settings: Settings) -> float | None:
+    """A tick a minute while either schedule is on."""
+    return TICK_SECONDS if settings.collect_monthly_at or settings.collect_daily_at else None
+
+
+SCHEDULED_JOBS = (
+    ScheduledJob("scheduled-collection", _tick_every,
+                 task=lambda services: services.schedule.tick,
+                 reads=("cloudwatch-slowlog",), run_now=True),
+)

@@ -24,7 +24,9 @@ dash.register_page(__name__, path="/collection", name="Collection", order=2,
 
 HISTORY_COLUMNS = [
     {"field": "started_at", "headerName": "Started (UTC)", "minWidth": 190},
-    {"field": "period", "headerName": "Period", "minWidth": 190},
+    # text: a day run's "2026-10-05 into October 2026" first would make the grid read the
+    # column as dates and blank "September 2026"
+    {"field": "period", "headerName": "Period", "minWidth": 220, "cellDataType": "text"},
     {"field": "status", "headerName": "Status", "cellRenderer": "StatusBadge", "minWidth": 190},
     {"field": "progress", "headerName": "%", "maxWidth": 90},
     {"field": "instances", "headerName": "Instances", "minWidth": 115},
@@ -153,7 +155,9 @@ def load_history(_finished, _run_id, _pathname, _store_back):
         rows.append({
             "collection_id": run["collection_id"],
             "started_at": (run.get("started_at") or "")[:19].replace("T", " "),
-            "period": (period_label(run["period_key"]) if run.get("period_key")
+            "period": (f"{run['day']} into {period_label(run['period_key'])}"
+                       if run.get("day") else period_label(run["period_key"])
+                       if run.get("period_key")
                        else f"{period.get('start_date', '?')} – {period.get('end_date', '?')}"),
             "status": ("completed with warnings"
                        if run.get("status") == "completed" and run.get("warnings")
@@ -191,22 +195,59 @@ def download_csv(_clicks: int | None, rows: list[dict] | None):
 @callback(Output("collection-schedule", "children"), Input("collection-url", "pathname"),
           Input("collection-finished", "data"), Input(STORE_BACK, "data"))
 def show_schedule(_pathname: str | None, _finished: Any, _store_back: str | None):
-    """The monthly schedule, when it runs next, and how its last run ended."""
+    """The monthly and daily schedules, when each runs next, and how its last run ended;
+    with the daily one, how much of the month being built from days is in."""
     schedule = current_services().schedule
     status = schedule.status() if schedule is not None else {"monthly_at": ""}
-    if not status["monthly_at"]:
+    daily = status.get("daily") or {"daily_at": ""}
+    if not status["monthly_at"] and not daily["daily_at"]:
         return [html.Strong("Schedule: "), "off — set COLLECT_MONTHLY_AT (e.g. ",
-                html.Code("1 02:00"), ") to collect each month on its own."]
-    parts: list = [html.Strong("Schedule: "), f"{status['description']}. "]
+                html.Code("1 02:00"), ") to collect each month on its own, and "
+                "COLLECT_DAILY_AT (e.g. ", html.Code("02:30"), ") to add each day."]
+    return [html.Strong("Schedule: "), _monthly_line(status), html.Br(), _daily_line(daily)]
+
+
+def _next(status: dict) -> str:
     if status["running"]:
-        parts.append("A scheduled run is going now. ")
-    elif status["next_run"]:
-        parts.append(f"Next run {format_time(status['next_run'])}. ")
+        return "A scheduled run is going now. "
+    return f"Next run {format_time(status['next_run'])}. " if status["next_run"] else ""
+
+
+def _outcome(last: dict) -> str:
+    """"completed (242 slow queries stored …)." — the run's message without its status."""
+    message = (last.get("message") or "").removeprefix(f"{last['status']}: ")
+    return f"{status_label(last['status'])}" + (f" ({message})" if message else "") + "."
+
+
+def _monthly_line(status: dict) -> html.Span:
+    if not status["monthly_at"]:
+        return html.Span(["Monthly: off (set COLLECT_MONTHLY_AT, e.g. ", html.Code("1 02:00"),
+                          ")."], id="collection-schedule-monthly")
+    text = f"Monthly: {status['description']}. {_next(status)}"
     last = status.get("last")
     if last:
-        parts.append(f"Last scheduled run: {period_label(last['month'] or '')} — "
-                     f"{status_label(last['status'])}")
-        if last.get("message"):
-            parts.append(f" ({last['message']})")
+        text += f"Last: {period_label(last['month'] or '')} — {_outcome(last)}"
+    return html.Span(text, id="collection-schedule-monthly")
+
+
+def _daily_line(daily: dict) -> html.Span:
+    if not daily["daily_at"]:
+        return html.Span(["Daily: off (set COLLECT_DAILY_AT, e.g. ", html.Code("02:30"),
+                          ", to add yesterday to its month every night)."],
+                         id="collection-schedule-daily")
+    text = f"Daily: {daily['description']}. {_next(daily)}"
+    if daily.get("missed"):
+        text += (f"{daily['missed'][0]} – {daily['missed'][1]} were missed too long ago to "
+                 "catch up: collect their month whole. ")
+    if len(daily.get("pending") or []) > 1:
+        text += f"{len(daily['pending'])} days to catch up, from {daily['pending'][0]}. "
+    last = daily.get("last")
+    if last:
+        text += (f"Last: {last['day']} into {period_label(last['month'])} — "
+                 f"{_outcome(last)} ")
+    month = daily.get("month") or {}
+    parts: list = [text]
+    if month.get("label"):
+        parts.append(html.Strong(month["label"], id="collection-month-days"))
         parts.append(".")
-    return parts
+    return html.Span(parts, id="collection-schedule-daily")

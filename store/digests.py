@@ -66,8 +66,14 @@ class DigestRepository:
     def __init__(self, backend: Backend) -> None:
         self._backend = backend
 
-    def replace_period(self, instance_id: str, period: str, digests: list[dict[str, Any]]) -> None:
-        """Store one instance's digests for a period, ranked by total time as pt does."""
+    def replace_period(self, instance_id: str, period: str, digests: list[dict[str, Any]],
+                       *, days: list[str] | None = None, malformed: int | None = None,
+                       read_at: str | None = None) -> None:
+        """Store one instance's digests for a period, ranked by total time as pt does.
+
+        `days`: the UTC days a month was built from (the daily schedule), None when it was
+        read whole; `malformed`: the events skipped; `read_at`: when the reading started (a
+        month read after its end holds all its days)."""
         ranked = sorted(digests, key=lambda d: (-d["query_time"]["sum"], d["query_id"]))
         docs, hourly = [], []
         for rank, digest in enumerate(ranked, start=1):
@@ -92,6 +98,7 @@ class DigestRepository:
             "daily": _daily(hourly),
             "collected_at": utc_iso(datetime.now(UTC)),
             "version": uuid.uuid4().hex,  # what the period's fleet rows were built from
+            "days": days, "malformed": malformed, "read_at": read_at,
         })
 
     def for_fleet(self, period: str) -> Iterator[list[dict[str, Any]]]:
@@ -157,8 +164,16 @@ class DigestRepository:
         return self._backend.find(COLLECTION, FindQuery(
             where={"instance_id": instance_id, "period": period}, fields=fields))
 
+    def built_from_days(self, period: str) -> dict[str, list[str]]:
+        """The days each instance's month was built from by the daily schedule; instances
+        whose month was collected whole are not in it."""
+        docs = self._backend.find(TOTALS, FindQuery(where={"period": period},
+                                                    fields=("instance_id", "days")))
+        return {d["instance_id"]: list(d["days"]) for d in docs if d.get("days") is not None}
+
     def stored(self, instance_id: str, period: str) -> dict[str, Any] | None:
-        """What one instance-period holds now: {digests, count, query_time, collected_at}."""
+        """What one instance-period holds now: {digests, count, query_time, collected_at,
+        days, malformed, read_at} (the last three may be missing on older documents)."""
         doc = self._backend.get(TOTALS, f"{instance_id}|{period}")
         if doc is not None:
             doc.pop("_id", None)
