@@ -8,6 +8,7 @@ variable instead of a traceback deep inside the app.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from ipaddress import IPv4Network, IPv6Network, ip_network
@@ -112,10 +113,34 @@ def _parse_lower_names(raw: str) -> frozenset[str]:
     return frozenset(name.lower() for name in _parse_names(raw))
 
 
+_ORIGIN = re.compile(r"^https?://[a-z0-9.-]+(:\d{1,5})?$")
+
+
+def _parse_origins(raw: str) -> tuple[str, ...]:
+    """Comma-separated `https://host[:port]` origins; they go into a CSP header as written,
+    so nothing else (no path, `*`, quote or `;`) is let through."""
+    origins = []
+    for item in (part.strip().lower().rstrip("/") for part in raw.split(",")):
+        if not item:
+            continue
+        if not _ORIGIN.match(item):
+            raise ValueError(f"expected origins such as https://wiki.example.com, "
+                             f"got {item[:60]!r}")
+        origins.append(item)
+    return tuple(origins)
+
+
 def _parse_monthly_at(raw: str) -> str:
     from analysis.schedule import parse_monthly_at  # checked here, used by the job
 
     spec = parse_monthly_at(raw)
+    return spec.text() if spec else ""
+
+
+def _parse_daily_at(raw: str) -> str:
+    from analysis.schedule import parse_daily_at  # checked here, used by the job
+
+    spec = parse_daily_at(raw)
     return spec.text() if spec else ""
 
 
@@ -180,6 +205,11 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "Day and UTC time (`DAY HH:MM`, day 1-28) each month's collection of the "
                 "previous month starts on its own; empty turns it off. A process that was "
                 "down then catches up when it leads again.", empty_is_off=True),
+    SettingSpec("COLLECT_DAILY_AT", "collect_daily_at", "", _parse_daily_at,
+                "UTC time (`HH:MM`) from which yesterday is collected into its month every "
+                "night (the 1st's goes into the month before); missed nights are caught up, "
+                "and on the first night the month so far. A month built from days equals the "
+                "month collected at once. Empty: off.", empty_is_off=True),
     SettingSpec("COLLECTION_READERS", "collection_readers", "16", _parse_int(1, 256),
                 "CloudWatch Logs requests in flight at once, shared by every run (the "
                 "per-API rates below bound them further)."),
@@ -262,6 +292,16 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("MAX_REQUEST_BYTES", "max_request_bytes", "2097152",
                 _parse_int(1024, 1024**3),
                 "Largest request body accepted; a larger one gets 413."),
+    SettingSpec("EMBED_FRAME_ANCESTORS", "embed_frame_ancestors", "", _parse_origins,
+                "Comma-separated origins (`https://wiki.example.com`) whose pages may show "
+                "`/embed/` charts in an iframe; empty: the dashboard's own pages only."),
+    SettingSpec("EMBED_LINK_DAYS", "embed_link_days", "0", _parse_int(0, 3650),
+                "Days an operator's signed embed link stays valid (it shows one chart "
+                "without sign-in, masked and read-only); 0: no signed links, an iframe needs "
+                "the viewer's session. Needs `SECRET_KEY`."),
+    SettingSpec("PNG_BROWSER", "png_browser", "", _parse_optional_path,
+                "Chromium used to draw PNG chart exports (kaleido); empty: `BROWSER_PATH`, "
+                "else `chromium` or `google-chrome` on the `PATH`."),
 )
 
 
@@ -286,6 +326,7 @@ class Settings:
     cloudwatch_filter_log_events_per_second: float = 5.0
     cloudwatch_describe_log_streams_per_second: float = 5.0
     collect_monthly_at: str = "1 02:00"
+    collect_daily_at: str = ""
     regression_ratio: float = 1.5
     regression_min_calls: int = 10
     aws_timeout_seconds: float = 10.0
@@ -309,6 +350,9 @@ class Settings:
     allowed_hosts: frozenset[str] = frozenset()
     allowed_origins: frozenset[str] = frozenset()
     max_request_bytes: int = 2 * 1024 * 1024
+    embed_frame_ancestors: tuple[str, ...] = ()
+    embed_link_days: int = 0
+    png_browser: Path | None = None
     demo: bool = False
 
     @property
@@ -330,6 +374,9 @@ def check_consistency(settings: Settings) -> None:
     if settings.auth_users_file and not settings.secret_key:
         raise SettingsError("SECRET_KEY: required when AUTH_USERS_FILE is set (it signs the "
                             "session cookie; the same value in every worker)")
+    if settings.embed_link_days and not settings.secret_key:
+        raise SettingsError("SECRET_KEY: required when EMBED_LINK_DAYS is set (it signs the "
+                            "embed links)")
     if settings.auth_proxy_header and not settings.auth_trusted_proxies:
         raise SettingsError("AUTH_TRUSTED_PROXIES: required when AUTH_PROXY_HEADER is set "
                             "(the header is believed only from these addresses)")

@@ -39,7 +39,6 @@ from settings import Settings
 from store import Store, open_store
 
 ROOT = Path(__file__).resolve().parent
-SCHEDULE_TICK_SECONDS = 60
 log = logging.getLogger("slowquery")
 
 
@@ -48,9 +47,6 @@ def _start_scheduler(settings: Settings, services: Services) -> Scheduler:
     for job, seconds in jobs_for(settings):  # every SCHEDULED_JOBS of jobs/ (jobs/registry.py)
         scheduler.add_interval_job(job.name, job.task(services), seconds=seconds,
                                    run_now=job.run_now)
-    if services.schedule is not None and services.schedule.spec is not None:
-        scheduler.add_interval_job("monthly-collection", services.schedule.tick,
-                                   seconds=SCHEDULE_TICK_SECONDS, run_now=True)
     scheduler.start()
     # gunicorn.conf.py's worker_exit calls the same hook earlier (see there why); twice is fine
     atexit.register(shutdown_services, services)
@@ -77,12 +73,14 @@ def _realtime_service(settings: Settings, store: Store) -> RealtimeService:
     processlists with plans recorded from a real MariaDB (the demo has no server to reach)."""
     if not settings.demo:
         return RealtimeService(settings, store, plan_recorder=live_plan_recorder(settings, store))
+    from demo.events import seed_demo_events
     from demo.processlist import simulated_reader
     from demo.recorded_plans import demo_plan_recorder, seed_plan_history
 
     latest = previous_month(datetime.now(UTC).date())
     # before the scheduler's first poll, whose plans must come after the seeded months'
     seed_plan_history(store, previous_month(latest.start), latest)
+    seed_demo_events(store, previous_month(latest.start), latest)  # moto cannot backdate
     return RealtimeService(settings, store, plan_recorder=demo_plan_recorder(store),
                            reader_factory=simulated_reader)
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 from flask import Flask
 
 from api import (
+    casefile,
+    charts,
     cloudwatch,
     collectors,
     compare,
     digests,
     errors,
+    events,
     health,
     instances,
     plans,
@@ -30,10 +33,13 @@ def init_app(server: Flask, ws_ping_seconds: float = 30,
         server.config["MAX_CONTENT_LENGTH"] = max_request_bytes
     errors.init_app(server)
     ws.init_app(server, ws_ping_seconds)
+    server.register_blueprint(casefile.blueprint)
+    server.register_blueprint(charts.blueprint)
     server.register_blueprint(cloudwatch.blueprint)
     server.register_blueprint(collectors.blueprint)
     server.register_blueprint(compare.blueprint)
     server.register_blueprint(digests.blueprint)
+    server.register_blueprint(events.blueprint)
     server.register_blueprint(health.blueprint)
     server.register_blueprint(instances.blueprint)
     server.register_blueprint(plans.blueprint)

@@ -25,13 +25,15 @@ from flask import Flask, Response, g, jsonify, redirect, request, session
 from flask.sessions import SecureCookieSessionInterface
 
 from auth.credentials import CredentialsError, TokensFile, UsersFile
+from auth.embed_link import EMBED_PREFIX, LINK_PRINCIPAL, verify_embed_link
 from auth.exposure import LOOPBACK_NAMES, is_loopback
 from auth.principal import OPEN_ACCESS, Principal
 from settings import ROLES, Settings
 
 log = logging.getLogger("slowquery.auth")
 
-PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/")
+# /embed/static/ is plotly.js and the embed page's loader: code, no data
+PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/", "/embed/static/")
 PUBLIC_PATHS = frozenset({"/healthz", "/login", "/logout", "/_favicon.ico", "/favicon.ico"})
 API_PREFIXES = ("/api/", "/cloudwatch/", "/ws/", "/_dash-")
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -39,7 +41,7 @@ FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data", "text/
 SESSION_USER = "user"
 # answers that hold statements or sign-in state: never kept by a browser or shared cache
 NO_STORE_PREFIXES = ("/api/", "/cloudwatch/", "/_dash-update-component", "/_dash-layout",
-                     "/login")
+                     "/login", EMBED_PREFIX)
 
 
 class GuardConfig:
@@ -234,6 +236,10 @@ def _guard(config: GuardConfig) -> Response | None:
     principal = identify(config)
     if isinstance(principal, Response):
         return principal
+    # an operator's signed link: this one chart, read-only (auth/embed_link.py)
+    if (principal is None and path.startswith(EMBED_PREFIX) and settings.embed_link_days
+            and verify_embed_link(settings.secret_key, path, request.args.items(multi=True))):
+        principal = LINK_PRINCIPAL
     if principal is None:
         if _is_api(path):
             return _error("sign in first: send 'Authorization: Bearer <token>' or sign in "
@@ -262,9 +268,12 @@ class _SessionInterface(SecureCookieSessionInterface):
         return forwarded and self._config.trusted_proxy(request.remote_addr)
 
 
-def content_security_policy(script_hashes: Iterable[str]) -> str:
-    """A policy Dash works under: its inline scripts by hash, no other inline script."""
+def content_security_policy(script_hashes: Iterable[str],
+                            frame_ancestors: Iterable[str] = ()) -> str:
+    """A policy Dash works under: its inline scripts by hash, no other inline script; framed
+    by the dashboard itself and `frame_ancestors` (EMBED_FRAME_ANCESTORS, /embed/ only)."""
     scripts = " ".join(["'self'", *script_hashes])
+    ancestors = " ".join(["'self'", *frame_ancestors])
     return "; ".join([
         "default-src 'self'",
         f"script-src {scripts}",
@@ -276,7 +285,7 @@ def content_security_policy(script_hashes: Iterable[str]) -> str:
         "object-src 'none'",
         "base-uri 'self'",
         "form-action 'self'",
-        "frame-ancestors 'self'",
+        f"frame-ancestors {ancestors}",
     ])
 
 
@@ -287,7 +296,7 @@ def init_app(server: Flask, settings: Settings, script_hashes: Any) -> GuardConf
     server.config.update(SESSION_COOKIE_NAME="sqd_session", SESSION_COOKIE_HTTPONLY=True,
                          SESSION_COOKIE_SAMESITE="Lax", PERMANENT_SESSION_LIFETIME=12 * 3600)
     server.session_interface = _SessionInterface(config)
-    policy: list[str] = []
+    policy: list[str] = []  # [every response's, /embed/ pages']
 
     @server.before_request
     def _before() -> Response | None:
@@ -296,11 +305,15 @@ def init_app(server: Flask, settings: Settings, script_hashes: Any) -> GuardConf
     @server.after_request
     def _headers(response: Response) -> Response:
         if not policy:
-            policy.append(content_security_policy(script_hashes()))
+            hashes = list(script_hashes())
+            policy.append(content_security_policy(hashes))
+            policy.append(content_security_policy(hashes, settings.embed_frame_ancestors))
+        embed = request.path.startswith(EMBED_PREFIX)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        if not (embed and settings.embed_frame_ancestors):  # it would refuse those origins
+            response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
         response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("Content-Security-Policy", policy[0])
+        response.headers.setdefault("Content-Security-Policy", policy[1 if embed else 0])
         if request.path.startswith(NO_STORE_PREFIXES):
             response.headers.setdefault("Cache-Control", "no-store")
         return response

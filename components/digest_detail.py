@@ -8,7 +8,8 @@ and a masked statement is usually all one needs to read a plan.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 import dash_bootstrap_components as dbc
@@ -19,6 +20,8 @@ from plotly.subplots import make_subplots
 from analysis.masking import mask_literals
 from analysis.period import period_label
 from analysis.units import human_duration, short_query_id
+from components.chart_export import create_chart_frame
+from components.event_markers import add_event_markers
 
 TOP_NAMES = 10
 _HOUR_MS = 3_600_000
@@ -43,34 +46,36 @@ def format_time(iso: str | None) -> str:
     return text.split(".", 1)[0] + " UTC"
 
 
-def _cells(stats: Mapping[str, Any] | None, fmt, keys: tuple[str, ...]) -> list[html.Td]:
-    stats = stats or {}
-    return [html.Td(fmt(stats.get(k)) if k in stats else "—", className="text-end")
-            for k in keys]
-
-
 _STAT_KEYS = ("sum", "min", "max", "avg", "p50", "p95", "p99")
+STAT_HEADERS = ("Total", "Min", "Max", "Avg", "p50", "p95", "p99")
+_STAT_METRICS = (("Query time", "query_time", human_duration),
+                 ("Lock time", "lock_time", human_duration),
+                 ("Rows sent", "rows_sent", format_count),
+                 ("Rows examined", "rows_examined", format_count),
+                 ("Rows affected", "rows_affected", format_count),
+                 ("Bytes sent", "bytes_sent", format_count))
+
+
+def stats_rows(digest: Mapping[str, Any]) -> list[tuple[str, list[str]]]:
+    """(label, one text per STAT_HEADERS column) of the attribute table, formatted here once
+    so the window and the case file (components/casefile.py) show the same figures."""
+    rows = [("Calls", [format_count(digest.get("count"))] + [""] * (len(_STAT_KEYS) - 1))]
+    for label, key, fmt in _STAT_METRICS:
+        stats = digest.get(key)
+        if stats is None and key in ("rows_affected", "bytes_sent"):
+            continue  # only some servers log these
+        stats = stats or {}
+        rows.append((label, [fmt(stats.get(k)) if k in stats else "—" for k in _STAT_KEYS]))
+    return rows
 
 
 def create_stats_table(digest: Mapping[str, Any]) -> dbc.Table:
     """pt-query-digest's attribute table: total, min, max, avg and percentiles per metric."""
     header = html.Thead(html.Tr([html.Th("Attribute")] + [
-        html.Th(h, className="text-end")
-        for h in ("Total", "Min", "Max", "Avg", "p50", "p95", "p99")]))
-    body = [html.Tr([html.Th("Calls", scope="row"),
-                     html.Td(format_count(digest.get("count")), className="text-end")]
-                    + [html.Td("", className="text-end") for _ in _STAT_KEYS[1:]])]
-    metrics = [("Query time", "query_time", human_duration),
-               ("Lock time", "lock_time", human_duration),
-               ("Rows sent", "rows_sent", format_count),
-               ("Rows examined", "rows_examined", format_count),
-               ("Rows affected", "rows_affected", format_count),
-               ("Bytes sent", "bytes_sent", format_count)]
-    for label, key, fmt in metrics:
-        stats = digest.get(key)
-        if stats is None and key in ("rows_affected", "bytes_sent"):
-            continue  # only some servers log these
-        body.append(html.Tr([html.Th(label, scope="row"), *_cells(stats, fmt, _STAT_KEYS)]))
+        html.Th(h, className="text-end") for h in STAT_HEADERS]))
+    body = [html.Tr([html.Th(label, scope="row"),
+                     *[html.Td(cell, className="text-end") for cell in cells]])
+            for label, cells in stats_rows(digest)]
     return dbc.Table([header, html.Tbody(body)], id="digest-stats", size="sm", bordered=True,
                      striped=True, hover=True, responsive=True, className="mb-3 digest-stats")
 
@@ -92,8 +97,20 @@ def _names(title: str, counts: Mapping[str, int] | None, list_id: str) -> dbc.Co
                     html.Div(chips, id=list_id)], md=4)
 
 
-def create_hourly_figure(hourly: Mapping[str, Mapping[str, float]] | None) -> go.Figure:
-    """Calls and total query time per clock hour (UTC), as two bar charts sharing an axis."""
+def _event_span(keys: list[str]) -> tuple[str | None, str | None]:
+    """The hours shown, a day wider each side, in stored time: events far from the statement's
+    hours would stretch its chart into a month of empty axis."""
+    if not keys:
+        return None, None
+    first = datetime.strptime(keys[0], "%Y-%m-%dT%H") - timedelta(days=1)
+    last = datetime.strptime(keys[-1], "%Y-%m-%dT%H") + timedelta(days=1, hours=1)
+    return f"{first:%Y-%m-%dT%H}:00:00.000000Z", f"{last:%Y-%m-%dT%H}:00:00.000000Z"
+
+
+def create_hourly_figure(hourly: Mapping[str, Mapping[str, float]] | None,
+                         events: Sequence[Mapping[str, Any]] | None = None) -> go.Figure:
+    """Calls and total query time per clock hour (UTC), as two bar charts sharing an axis,
+    with the instance's RDS ``events`` (jobs.rds_events.period_events) near those hours."""
     keys = sorted(hourly or {})
     x = [f"{k[:10]} {k[11:13]}:00" for k in keys]
     counts = [(hourly or {})[k].get("count", 0) for k in keys]
@@ -113,12 +130,17 @@ def create_hourly_figure(hourly: Mapping[str, Mapping[str, float]] | None) -> go
                       font={"size": 12})
     fig.update_xaxes(type="date")
     fig.update_annotations(font_size=13)
+    start, end = _event_span(keys)
+    add_event_markers(fig, events, per="hour", start=start, end=end)
     return fig
 
 
 def create_digest_summary(digest: Mapping[str, Any],
-                          total_query_time: float | None = None) -> list[Any]:
-    """Everything about a digest except its example statements (those depend on a switch)."""
+                          total_query_time: float | None = None,
+                          events: Sequence[Mapping[str, Any]] | None = None,
+                          hourly_export: Any = None) -> list[Any]:
+    """Everything about a digest except its example statements (those depend on a switch);
+    `hourly_export` (the chart's export menu) goes over the per-hour chart."""
     query_id = digest.get("query_id", "")
     qt_sum = (digest.get("query_time") or {}).get("sum") or 0.0
     facts = [
@@ -146,8 +168,10 @@ def create_digest_summary(digest: Mapping[str, Any],
     if digest.get("per_instance"):
         chart = create_instance_breakdown(digest["per_instance"])
     elif hourly:
-        chart = dcc.Graph(id="digest-hourly", figure=create_hourly_figure(hourly),
+        chart = dcc.Graph(id="digest-hourly", figure=create_hourly_figure(hourly, events),
                           config={"displaylogo": False, "displayModeBar": False})
+        if hourly_export is not None:
+            chart = create_chart_frame(hourly_export, chart)
     else:
         chart = html.P("No timestamps were logged for this digest.", className="text-muted",
                        id="digest-hourly")

@@ -15,6 +15,8 @@ from dash.exceptions import PreventUpdate
 
 from analysis.period import period_label
 from analysis.units import human_duration
+from charts.menu import chart_export_menu
+from components.chart_export import create_chart_frame
 from components.compare_view import (
     CATEGORY_HELP,
     CATEGORY_LABELS,
@@ -25,8 +27,10 @@ from components.compare_view import (
 )
 from components.digest_table import ALL_INSTANCES, QUERY_ID_FORMAT
 from components.empty_state import create_empty_state
+from components.event_markers import create_event_list
 from components.store_alert import STORE_BACK
 from jobs.compare import month_over_month, previous_month_key
+from jobs.rds_events import period_events
 from services import current_services
 
 dash.register_page(__name__, path="/compare", name="Compare", order=3.5, title="Compare")
@@ -86,9 +90,12 @@ def layout(month: str | None = None, tab: str | None = None, **_kwargs: object) 
                                      placeholder="Baseline"), md=3),
             ], className="g-2 mb-2"),
             html.Div(id="compare-summary", className="small text-muted mb-2"),
-            dcc.Loading(dcc.Graph(id="compare-movers", config={"displaylogo": False,
-                                                               "displayModeBar": False}),
-                        type="dot"),
+            html.Div(id="compare-events"),
+            create_chart_frame(
+                html.Div(id="compare-movers-export", className="chart-export-slot"),
+                dcc.Loading(dcc.Graph(id="compare-movers", config={"displaylogo": False,
+                                                                   "displayModeBar": False}),
+                            type="dot")),
             dbc.Tabs(id="compare-tabs", className="mt-2",
                      active_tab=tab if tab in CATEGORY_LABELS else "regressed"),
             html.Div(id="compare-tab-help", className="small text-muted my-2"),
@@ -217,3 +224,35 @@ def export(_csv: int | None, _md: int | None, month: str | None, baseline: str |
         return dcc.send_string(compare_csv(result), f"compare-{scope}-{month}-vs-{baseline}.csv",
                                type="text/csv")
     return no_update
+
+
+@callback(
+    Output("compare-events", "children"),
+    Input("compare-month", "value"),
+    Input("compare-baseline", "value"),
+    Input("compare-instance", "value"),
+)
+def show_events(month: str | None, baseline: str | None, instance: str | None):
+    """The RDS events of both months (a failover, a parameter change): often the reason a
+    month got slower that no statement explains. Compare has no time axis, so they are listed."""
+    if not month or not baseline or month == baseline:
+        return None
+    store = current_services().store
+    instance_ids = None if instance in (None, ALL_INSTANCES) else [instance]
+    return create_event_list([(m, period_events(store, m, instance_ids))
+                              for m in (month, baseline)], "compare-events-list")
+
+
+@callback(
+    Output("compare-movers-export", "children"),
+    Input("compare-month", "value"),
+    Input("compare-baseline", "value"),
+    Input("compare-instance", "value"),
+)
+def show_movers_export(month: str | None, baseline: str | None, instance: str | None):
+    """The movers chart's Export / Embed buttons, for the months and instance it shows."""
+    if not month or not baseline or month == baseline:
+        return None
+    instance_id = None if instance in (None, ALL_INSTANCES) else instance
+    return chart_export_menu("compare-export", "compare-movers", {
+        "month": month, "baseline": baseline, "instance_id": instance_id}, height=440)

@@ -32,6 +32,8 @@ from analysis.live_position import distinct_plans, position
 from analysis.period import period_label
 from analysis.units import human_duration, short_query_id
 from auth.access import OPERATORS_ONLY_HINT, can_operate
+from charts.menu import chart_export_menu
+from components.casefile_link import create_casefile_link
 from components.digest_detail import (
     create_digest_examples,
     create_digest_summary,
@@ -50,6 +52,7 @@ from components.digest_table import (
 from components.empty_state import create_empty_state
 from components.store_alert import STORE_BACK
 from jobs.explain_on_demand import ExplainRefused, explain_digest
+from jobs.rds_events import period_events
 from services import current_services
 
 dash.register_page(__name__, path="/digests", name="Digests", order=3, title="Digests")
@@ -357,8 +360,17 @@ def show_digest(selected: dict | None):
     title = [html.Span(f"Query {short_query_id(digest['query_id'])}", className="me-2"),
              html.Small(f"{'All instances' if fleet else digest['instance_id']} · "
                         f"{period_label(digest['period'])}",
-                        className="text-muted fw-normal")]
-    return title, create_digest_summary(digest, totals["query_time"])
+                        className="text-muted fw-normal"),
+             create_casefile_link(digest)]
+    # a fleet row shows its instances, not hours: no time axis to mark events on
+    events = None if fleet else period_events(current_services().store, digest["period"],
+                                              [digest["instance_id"]])
+    export = None if fleet or not digest.get("hourly") else chart_export_menu(
+        "digest-hourly-export", "digest-hourly",
+        {"instance_id": digest["instance_id"],
+         "month" if len(digest["period"]) == 7 else "period": digest["period"],
+         "query_id": digest["query_id"]}, height=440)
+    return title, create_digest_summary(digest, totals["query_time"], events, export)
 
 
 @callback(

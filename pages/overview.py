@@ -15,6 +15,9 @@ from analysis.fleet import FLEET_INSTANCE
 from analysis.overview import OverviewFilter, filter_statements, time_by_instance
 from analysis.period import period_label
 from analysis.units import human_duration, short_query_id, status_label
+from charts.catalogue import overview_daily
+from charts.menu import chart_export_menu
+from components.chart_export import create_chart_frame
 from components.empty_state import create_empty_state
 from components.overview_charts import (
     daily_by_instance_figure,
@@ -23,6 +26,7 @@ from components.overview_charts import (
 )
 from components.store_alert import STORE_BACK
 from jobs.compare import change_counts, previous_month_key
+from jobs.rds_events import period_events
 from services import current_services
 
 dash.register_page(__name__, path="/", name="Overview", order=0, title="Overview")
@@ -122,6 +126,9 @@ def show_overview(month: str | None, instances: list[str] | None, schema: str | 
     for source, error in summary["errors"].items():
         blocks.append(dbc.Alert(f"{source.upper()} discovery failed: {error}", color="danger",
                                 id=f"overview-error-{source}"))
+    if summary.get("events_error"):
+        blocks.append(dbc.Alert(f"RDS events were not read: {summary['events_error']}",
+                                color="warning", id="overview-events-error"))
     blocks.append(dbc.Row([
         _stat_card("Instances", summary["discovered"], "overview-instances"),
         _stat_card("Collection targets (env=prd)", summary["collect_targets"],
@@ -171,8 +178,7 @@ def _month(services, month: str, flt: OverviewFilter) -> list:
     since the month before; narrowed to instances, a schema or a user when asked."""
     digests = services.store.digests
     services.collection.fleet_ready(month)
-    daily = {iid: days for iid, days in digests.daily(month).items()
-             if days and (not flt.instances or iid in flt.instances)}
+    daily = overview_daily(services.store, month, flt.instances)
     if flt.active:
         statements = filter_statements(digests.fleet_statements(month), flt)
         seconds = sum(r["query_time"]["sum"] for r in statements)
@@ -193,9 +199,13 @@ def _month(services, month: str, flt: OverviewFilter) -> list:
         blocks.extend(_changes(services, month))
     charts: list = []
     if daily and not flt.by_statement:
-        charts.append(dbc.Col(dcc.Graph(id="overview-daily",
-                                        figure=daily_by_instance_figure(daily),
-                                        config={"displaylogo": False}), lg=8))
+        export = chart_export_menu("overview-daily-export", "overview-load", {
+            "month": month, "instances": ",".join(sorted(flt.instances))}, height=380)
+        charts.append(dbc.Col(create_chart_frame(export, dcc.Graph(
+            id="overview-daily",
+            figure=daily_by_instance_figure(daily, period_events(services.store, month,
+                                                                 list(daily))),
+            config={"displaylogo": False})), lg=8))
     if by_instance:
         charts.append(dbc.Col(dcc.Graph(id="overview-by-instance",
                                         figure=instance_totals_figure(by_instance),
@@ -278,6 +288,8 @@ def _changes(services, month: str) -> list:
 
 def _run_period(run: dict) -> str:
     period = run.get("period") or {}
+    if run.get("day"):  # the daily schedule's run of one day, into its month
+        return f"{run['day']} into {period_label(run['period_key'])}"
     if run.get("period_key"):
         return period_label(run["period_key"])
     return f"{period.get('start_date')} – {period.get('end_date')}"

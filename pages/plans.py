@@ -37,11 +37,14 @@ from dash import (
 
 from analysis.errors import PlanParseError
 from analysis.findings import find_problems
-from analysis.masking import mask_message, mask_plan_and_findings
+from analysis.masking import mask_message
 from analysis.plan import PlanNode, costliest_path, parse_plan, plan_hash
 from analysis.plan_diff import diff_plans
+from analysis.plan_view import plan_to_draw
 from analysis.units import short_query_id
 from auth.access import can_operate
+from charts.catalogue import CAPTION_PX
+from charts.menu import chart_export_menu
 from components.digest_detail import format_time
 from components.digest_table import QUERY_ID_FORMAT
 from components.empty_state import create_empty_state
@@ -154,6 +157,7 @@ def layout(plan_id: str | None = None, **_kwargs: object) -> html.Div:
                     dbc.Tab(label="Visual", tab_id="plan-tab-visual", id="plan-tab-visual",
                             children=html.Div([
                                 html.Div(id="plan-visual-note"),
+                                html.Div(id="plan-visual-export", className="mb-1"),
                                 html.Div(dcc.Graph(
                                     id="plan-visual", figure=create_plan_figure(None, [], []),
                                     config={"displaylogo": False, "displayModeBar": "hover",
@@ -464,16 +468,9 @@ def _masked(plan: Mapping[str, Any], show_literals: bool | None) -> bool:
 
 def _visible(plan: Mapping[str, Any] | None,
              show_literals: bool | None) -> tuple[dict | None, list[dict]]:
-    """The tree and findings to draw: masked for stored plans unless literals are shown."""
-    plan = plan or {}
-    root, findings = plan.get("root"), list(plan.get("findings") or [])
-    if _masked(plan, show_literals):
-        return mask_plan_and_findings(root, findings)
-    if root:  # worded by today's rules, also for a plan stored by an older version
-        try:
-            return root, [f.to_dict() for f in find_problems(PlanNode.from_dict(root))]
-        except PlanParseError:
-            return root, findings
+    """The tree and findings to draw: masked for stored plans unless literals are shown
+    (analysis.plan_view decides, for the exports too)."""
+    root, findings, _costliest_path = plan_to_draw(plan, _masked(plan or {}, show_literals))
     return root, findings
 
 
@@ -597,3 +594,18 @@ def download_csv(_clicks: int | None, rows: list[dict] | None):
     """The plan list as the grid shows it (fingerprints are masked by nature)."""
     return dcc.send_string(grid_csv(COLUMNS, rows, headers={"changed": "Plan changed"}),
                            "plans.csv")
+
+
+@callback(Output("plan-visual-export", "children"), Input("plans-current", "data"))
+def show_visual_export(plan: dict | None):
+    """The diagram's Export / Embed buttons: a stored plan has a link; a pasted one has not."""
+    if not plan or "missing" in plan or not plan.get("root"):
+        return None
+    if plan.get("source") != "stored":
+        return html.Div("A pasted plan is not stored, so it has no export link: the camera "
+                        "button over the diagram saves it as PNG.",
+                        className="small text-muted text-end", id="plan-visual-export-note")
+    root, findings, costliest = plan_to_draw(plan, masked=True)
+    height = create_plan_figure(root, costliest, findings).layout.height or 400
+    return chart_export_menu("plan-export", "plan-visual", {"plan_id": plan["plan_id"]},
+                             height=min(900, int(height) + CAPTION_PX + 16))

@@ -9,7 +9,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from store import captures, coverage, digests, flags, instances, plans, runs, table_context
+from store import (
+    captures,
+    coverage,
+    day_partials,
+    digests,
+    flags,
+    instances,
+    plans,
+    rds_events,
+    runs,
+    table_context,
+)
 from store.backend import Backend, DuplicateKeyError, StoreError
 
 __all__ = ["Store", "open_store", "StoreError", "DuplicateKeyError"]
@@ -28,6 +39,8 @@ class Store:
     flags: flags.FlagRepository
     table_context: table_context.TableContextRepository
     coverage: coverage.CoverageRepository
+    rds_events: rds_events.RdsEventRepository
+    day_partials: day_partials.DayPartialRepository
 
     @property
     def kind(self) -> str:
@@ -58,7 +71,8 @@ def open_store(url: str) -> Store:
     backend = _backend_for(url)
     backend.ensure_indexes(
         spec
-        for module in (instances, runs, digests, captures, plans, flags, table_context, coverage)
+        for module in (instances, runs, digests, captures, plans, flags, table_context, coverage,
+                       rds_events, day_partials)
         for spec in module.INDEXES
     )
     return Store(
@@ -71,4 +85,6 @@ def open_store(url: str) -> Store:
         flags=flags.FlagRepository(backend),
         table_context=table_context.TableContextRepository(backend),
         coverage=coverage.CoverageRepository(backend),
+        rds_events=rds_events.RdsEventRepository(backend),
+        day_partials=day_partials.DayPartialRepository(backend),
     )

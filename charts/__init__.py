@@ -1,0 +1,1 @@
+"""Charts that leave the dashboard: the catalogue, standalone HTML and embed pages, PNG."""
