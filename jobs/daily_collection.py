@@ -35,12 +35,14 @@ from store.flags import utc_iso
 
 log = logging.getLogger(__name__)
 STATE_FLAG = "schedule:daily"
+# shared with the monthly schedule (jobs/scheduled_collection.py imports them from here)
 RETRY_AFTER = timedelta(hours=1)
 MAX_ATTEMPTS = 3
 GOING = ("started", "in_progress")
 
 
-def _parse(value: str | None) -> datetime | None:
+def parse_stamp(value: str | None) -> datetime | None:
+    """A stored utc_iso timestamp back as a datetime (None stays None)."""
     return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
 
@@ -161,7 +163,7 @@ class DailyCollection:
                   if done and first and first > done + timedelta(days=1) else None)
         going = state.get("collection_id")
         upcoming = (None if going else
-                    max(next_daily_run(self.spec, now, done), _parse(state.get("retry_at"))
+                    max(next_daily_run(self.spec, now, done), parse_stamp(state.get("retry_at"))
                         or now))
         shown = state.get("day") or (state.get("last") or {}).get("day")
         month = None

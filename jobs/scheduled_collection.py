@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from analysis.schedule import MonthlyAt, due_month, next_run, parse_daily_at, parse_monthly_at
@@ -27,7 +27,13 @@ from jobs.collection import (
     CollectionRequestError,
     CollectionService,
 )
-from jobs.daily_collection import DailyCollection
+from jobs.daily_collection import (
+    GOING,
+    MAX_ATTEMPTS,
+    RETRY_AFTER,
+    DailyCollection,
+    parse_stamp,
+)
 from jobs.registry import ScheduledJob
 from settings import Settings
 from store import Store
@@ -35,9 +41,6 @@ from store.flags import utc_iso
 
 log = logging.getLogger(__name__)
 STATE_FLAG = "schedule:monthly"
-RETRY_AFTER = timedelta(hours=1)
-MAX_ATTEMPTS = 3
-GOING = ("started", "in_progress")
 TICK_SECONDS = 60
 
 
@@ -152,16 +155,12 @@ class ScheduledCollection:
         going = state.get("collection_id")
         upcoming = (None if going else
                     max(next_run(self.spec, now, state.get("done")),
-                        _parse(state.get("retry_at")) or now))
+                        parse_stamp(state.get("retry_at")) or now))
         return {"monthly_at": self.spec.text(), "description": self.spec.describe(),
                 "next_run": utc_iso(upcoming) if upcoming else None,
                 "running": going, "last": state.get("last")}
 
 
-def _parse(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def _tick_every(settings: Settings) -> float | None:
