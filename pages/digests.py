@@ -30,6 +30,7 @@ from dash.exceptions import PreventUpdate
 from analysis.fleet import FLEET_INSTANCE
 from analysis.live_position import distinct_plans, position
 from analysis.period import period_label
+from analysis.schedule import month_days_label
 from analysis.units import human_duration, short_query_id
 from auth.access import OPERATORS_ONLY_HINT, can_operate
 from charts.menu import chart_export_menu
@@ -249,8 +250,14 @@ def get_rows(request: dict | None, instance: str | None, period: str | None):
     filtered = bool(query["text"] or query["query_id"])
     fleet_instances = (len(digests.instances(period)) if _group(instance) == "fleet"
                        else None)
-    return ({"rowData": digest_rows(rows, totals["query_time"]), "rowCount": total},
-            _summary(total, totals, filtered, fleet_instances))
+    summary = _summary(total, totals, filtered, fleet_instances)
+    days = digests.built_from_days(period)
+    if _instance(instance):
+        days = {k: v for k, v in days.items() if k == _instance(instance)}
+    partial = month_days_label(period, days)
+    if partial:  # a month the daily schedule is still filling: say how much of it is in
+        summary.append(f" · {partial}")
+    return ({"rowData": digest_rows(rows, totals["query_time"]), "rowCount": total}, summary)
 
 
 @callback(

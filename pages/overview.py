@@ -14,6 +14,7 @@ from dash import Input, Output, State, callback, dcc, html
 from analysis.fleet import FLEET_INSTANCE
 from analysis.overview import OverviewFilter, filter_statements, time_by_instance
 from analysis.period import period_label
+from analysis.schedule import month_days_label
 from analysis.units import human_duration, short_query_id, status_label
 from charts.catalogue import overview_daily
 from charts.menu import chart_export_menu
@@ -195,6 +196,10 @@ def _month(services, month: str, flt: OverviewFilter) -> list:
         title = (f"{period_label(month)}: {human_duration(seconds)} of slow queries, "
                  f"{int(totals['count']):,} calls")
     blocks: list = [html.H4(title, className="mt-4", id="overview-month-title")]
+    partial = month_days_label(month, digests.built_from_days(month))
+    if partial:  # a month the daily schedule is still filling: its totals are not final
+        blocks.append(html.P(partial, className="text-muted small mb-1",
+                             id="overview-month-days"))
     if not flt.active:
         blocks.extend(_changes(services, month))
     charts: list = []

@@ -371,5 +371,12 @@ def test_the_collection_page_shows_both_schedules_and_the_days_in(dash_duo,
     dash_duo.wait_for_text_to_equal("#collection-month-days",
                                     "October 2026 · 2 of 31 days, collected daily")
     dash_duo.wait_for_contains_text("#collection-history", "2026-10-02 into October 2026")
+    # the month's figures are not final yet: the Overview and the Digests page say so
+    dash_duo.wait_for_page(f"{dash_duo.server_url}/")
+    dash_duo.wait_for_text_to_equal("#overview-month-days",
+                                    "October 2026 · 2 of 31 days, collected daily")
+    dash_duo.wait_for_page(f"{dash_duo.server_url}/digests")
+    dash_duo.wait_for_contains_text("#digests-summary",
+                                    "October 2026 · 2 of 31 days, collected daily")
     logs = [e for e in dash_duo.get_logs() or [] if e.get("level") == "SEVERE"]
     assert logs == [], [e["message"] for e in logs]
