@@ -80,6 +80,11 @@ def refresh_now(_clicks: int | None, version: int):
         text = "; ".join(f"{k.upper()}: {v}" for k, v in summary["errors"].items())
         alert = dbc.Alert(f"Refresh finished with errors — {text}", color="danger",
                           id="instances-refresh-result", dismissable=True)
+    elif summary.get("events_error"):  # the instances are in; their RDS events are not
+        alert = dbc.Alert(
+            f"Refreshed: {summary['discovered']} instances, but RDS events were not read: "
+            f"{summary['events_error']}", color="warning", id="instances-refresh-result",
+            dismissable=True)
     else:
         alert = dbc.Alert(
             f"Refreshed: {summary['discovered']} instances, {summary['collect_targets']} "

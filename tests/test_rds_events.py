@@ -268,3 +268,14 @@ def test_api_bad_input_is_a_400_sentence(client, query: str, words: str) -> None
     assert response.status_code == 400
     error = response.get_json()["error"]
     assert words in error and "\n" not in error
+
+
+def test_the_instances_page_says_when_events_were_not_read(dash_duo, denied: Settings) -> None:
+    seed_rds(denied.aws_endpoint_url, REGION)
+    app = create_app(denied)
+    dash_duo.start_server(app)
+    dash_duo.wait_for_page(f"{dash_duo.server_url}/instances")
+    dash_duo.find_element("#instances-refresh").click()
+    dash_duo.wait_for_contains_text("#instances-refresh-result",
+                                    "but RDS events were not read: access denied by AWS")
+    assert "rds:DescribeEvents" in dash_duo.find_element("#instances-refresh-result").text
