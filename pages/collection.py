@@ -28,7 +28,7 @@ HISTORY_COLUMNS = [
     # column as dates and blank "September 2026"
     {"field": "period", "headerName": "Period", "minWidth": 220, "cellDataType": "text"},
     {"field": "status", "headerName": "Status", "cellRenderer": "StatusBadge", "minWidth": 190},
-    {"field": "progress", "headerName": "%", "maxWidth": 90},
+    {"field": "progress", "headerName": "%", "minWidth": 70, "maxWidth": 90},
     {"field": "instances", "headerName": "Instances", "minWidth": 115},
     {"field": "total_queries", "headerName": "Queries", "minWidth": 110,
      "valueFormatter": {"function": "d3.format(',')(params.value)"}},
