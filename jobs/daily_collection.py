@@ -46,6 +46,19 @@ def parse_stamp(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
 
+def run_outcome(store: Store, run_id: str, now: datetime
+                ) -> tuple[dict[str, Any] | None, dict[str, Any]] | None:
+    """A scheduled run's end, as both schedules record it: None while it is still going,
+    else (the run document, or None when it was lost; {"collection_id", "status", "message",
+    "ended_at"})."""
+    run = store.runs.get(run_id)
+    if run is not None and run.get("status") in GOING:
+        return None
+    return run, {"collection_id": run_id, "status": (run or {}).get("status", "error"),
+                 "message": (run or {}).get("message", "the run was lost"),
+                 "ended_at": (run or {}).get("completed_at") or utc_iso(now)}
+
+
 class DailyCollection:
     """Starts the due day's collection from the scheduler, and says what it did."""
 
@@ -71,13 +84,12 @@ class DailyCollection:
         run_id = state.get("collection_id")
         if not run_id:
             return False
-        run = self._store.runs.get(run_id)
-        if run is not None and run.get("status") in GOING:
+        outcome = run_outcome(self._store, run_id, now)
+        if outcome is None:
             return True
-        day, status = state["day"], (run or {}).get("status", "error")
-        last = {"day": day, "month": day[:7], "collection_id": run_id, "status": status,
-                "message": (run or {}).get("message", "the run was lost"),
-                "ended_at": (run or {}).get("completed_at") or utc_iso(now)}
+        run, ended = outcome
+        day, status = state["day"], ended["status"]
+        last = {"day": day, "month": day[:7], **ended}
         failed = [e["instance_id"] for e in (run or {}).get("errors") or []]
         if state.get("attempts", 0) < MAX_ATTEMPTS and (status != "completed" or failed):
             # as a whole (every instance, or the run was lost) or the instances that failed

@@ -28,11 +28,11 @@ from jobs.collection import (
     CollectionService,
 )
 from jobs.daily_collection import (
-    GOING,
     MAX_ATTEMPTS,
     RETRY_AFTER,
     DailyCollection,
     parse_stamp,
+    run_outcome,
 )
 from jobs.registry import ScheduledJob
 from settings import Settings
@@ -71,13 +71,13 @@ class ScheduledCollection:
         run_id = state.get("collection_id")
         if not run_id:
             return False
-        run = self._store.runs.get(run_id)
-        if run is not None and run.get("status") in GOING:
+        outcome = run_outcome(self._store, run_id, now)
+        if outcome is None:
             return True
-        status = (run or {}).get("status", "error")
-        state["last"] = {"month": state.get("month"), "collection_id": run_id,
-                         "status": status, "message": (run or {}).get("message", ""),
-                         "ended_at": (run or {}).get("completed_at") or utc_iso(now)}
+        run, ended = outcome
+        status = ended["status"]
+        state["last"] = {"month": state.get("month"), **ended,
+                         "message": (run or {}).get("message", "")}
         state["collection_id"] = None
         failed_whole = run is None or (status == "error" and not run.get("total_queries"))
         if failed_whole and state.get("attempts", 0) < MAX_ATTEMPTS:
