@@ -10,10 +10,7 @@ Chromium with the network switched off, and photographs its Plans section.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -21,10 +18,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from selenium import webdriver  # noqa: E402
 
 from components.casefile_link import casefile_href  # noqa: E402
-from tests.servers import free_port  # noqa: E402
+from docs.make_demo_screenshots import demo_and_browser  # noqa: E402
 
 INSTANCE = "orders-prd-1"
 WIDTH, HEIGHT = 1400, 1150
@@ -35,33 +31,8 @@ def _get(url: str) -> dict:
         return json.loads(answer.read())
 
 
-def _collected(url: str) -> bool:
-    try:
-        runs = _get(f"{url}/cloudwatch/runs")["runs"]
-    except OSError:
-        return False
-    return len(runs) >= 2 and all(r["status"] == "completed" for r in runs)
-
-
 def main() -> None:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    scratch = Path(tempfile.mkdtemp())
-    demo = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--demo"], cwd=scratch,
-                            env={**os.environ, "PORT": str(port)},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    options = webdriver.ChromeOptions()
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu",
-                 "--disable-background-networking", "--disable-component-update",
-                 f"--window-size={WIDTH},{HEIGHT}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options)
-    try:
-        deadline = time.monotonic() + 120
-        while not _collected(url):
-            if time.monotonic() > deadline:
-                raise SystemExit("the demo did not finish collecting within 120 s")
-            time.sleep(1)
+    with demo_and_browser(WIDTH, HEIGHT) as (url, scratch, driver):
         period = _get(f"{url}/api/digests?instance_id={INSTANCE}&limit=1")["digests"][0][
             "period"]
         top = _get(f"{url}/api/digests?instance_id={INSTANCE}&period={period}&limit=1")
@@ -81,10 +52,6 @@ def main() -> None:
         time.sleep(1)
         driver.save_screenshot(str(ROOT / "docs" / "casefile.png"))
         print("docs/casefile.png")
-    finally:
-        driver.quit()
-        demo.terminate()
-        demo.wait(30)
 
 
 if __name__ == "__main__":
