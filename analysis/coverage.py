@@ -57,7 +57,7 @@ class CoverageInputs:
     ``exports`` / ``parameters`` are None when they could not be read (``aws_error`` /
     ``parameters_error`` say why) or do not apply (``source`` is not ``"rds"``).
     ``parameters`` maps names to values as RDS lists them (None: the engine default).
-    ``daily`` is {period: {day: seconds}}; ``truncated`` is {period: statements cut}.
+    ``daily`` is {period: {day: seconds}}; ``truncated`` is {period: events cut}.
     """
 
     instance_id: str
@@ -273,8 +273,9 @@ def check_truncated(inputs: CoverageInputs) -> Check:
         return {"status": "ok", "value": {}}, []
     return {"status": "problem", "value": cut}, [_problem(
         "truncated_events",
-        f"Shorten the statements that were cut in {period} ({n} statement(s), e.g. huge IN "
-        "lists or multi-row INSERTs): their logged text is incomplete and cannot be explained.")
+        f"Shorten the statements that were cut in {period} ({n} event(s) at CloudWatch's "
+        "256 KB limit, e.g. huge IN lists or multi-row INSERTs): their logged text is "
+        "incomplete and cannot be explained.")
         for period, n in sorted(cut.items(), reverse=True)]
 
 

@@ -490,6 +490,7 @@ class DigestAggregator:
         self.max_error_samples = max_error_samples
         self.entries = 0
         self.malformed = 0
+        self.cut_events = 0  # events CloudWatch cut at its size limit (jobs/parse_pool.py)
         self.error_samples: list[dict[str, Any]] = []
         # the database each log stream ended in (set by jobs/parse_pool.py): a day collected
         # alone hands it to the next day's first statements (analysis/day_partial.py)
@@ -598,6 +599,7 @@ class DigestAggregator:
                     mine[query_id] = copy
         self.entries += other.entries
         self.malformed += other.malformed
+        self.cut_events += getattr(other, "cut_events", 0)
         room = self.max_error_samples - len(self.error_samples)
         if room > 0:
             self.error_samples.extend(other.error_samples[:room])

@@ -52,8 +52,10 @@ from typing import Any
 from analysis.errors import SlowLogParseError
 
 __all__ = [
+    "CLOUDWATCH_EVENT_MAX_BYTES",
     "SlowLogEntry",
     "SlowLogStream",
+    "cut_by_cloudwatch",
     "iter_entries",
     "iter_entries_text",
     "parse_entry",
@@ -68,6 +70,11 @@ _ERROR_TEXT_CHARS = 500
 MAX_SECONDS = 1e7  # about 115 days: more is not a real query time
 MAX_COUNT = 2**63 - 1
 MAX_NAME_CHARS = 256  # user, host, ip and database names are cut here, with TRUNCATED
+# CloudWatch Logs takes events of at most 256 KiB, 26 bytes of which are its own: a slow-log
+# entry longer than that arrives cut. An event within 1 KiB of the limit is counted as cut
+# (a statement that long and not cut is rare; one cut and not counted would hide a problem).
+CLOUDWATCH_EVENT_MAX_BYTES = 256 * 1024 - 26
+CUT_EVENT_MIN_BYTES = CLOUDWATCH_EVENT_MAX_BYTES - 1024
 TRUNCATED = "…[cut]"
 _CACHE_SIZE = 4096
 # header keys that set an entry's attributes (or its Schema), not ``extra``
@@ -921,3 +928,17 @@ def iter_entries_text(chunks: Iterable[str], stream: SlowLogStream | None = None
                 yield item
             pos = stop
         first_line = lines + 1 + _count_lines(text, counted, end, cr)
+
+
+def cut_by_cloudwatch(message: str) -> bool:
+    """Was this CloudWatch event (one slow-log entry) cut at CloudWatch's size limit?
+
+    Characters first (a UTF-8 character is at most 4 bytes), so the usual short event costs
+    one length test.
+
+    >>> cut_by_cloudwatch("SELECT 1"), cut_by_cloudwatch("x" * CLOUDWATCH_EVENT_MAX_BYTES)
+    (False, True)
+    """
+    if len(message) * 4 < CUT_EVENT_MIN_BYTES:
+        return False
+    return len(message.encode("utf-8", "surrogatepass")) >= CUT_EVENT_MIN_BYTES

@@ -429,7 +429,8 @@ class CollectionService:
             return InstanceResult(0, 0, _kept_warning(kept))
         self._store.digests.replace_period(instance_id, period.key, digests,
                                            malformed=aggregator.malformed,
-                                           read_at=recorder.run["started_at"])
+                                           read_at=recorder.run["started_at"],
+                                           cut_events=aggregator.cut_events)
         month_read_whole(self._store, instance_id, period, recorder.run["started_at"])
         recorder.log(f"{instance_id}: {events:,} events, {aggregator.entries:,} queries, "
                      f"{len(digests):,} digests"

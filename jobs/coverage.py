@@ -6,10 +6,10 @@ hundreds of instances must not call AWS for each.  What the store knows (months 
 per-day totals, statements cut) is read fresh every time.  The last report of each instance
 is kept, so the Instances page and the Overview show coverage without calling AWS at all.
 
-Only the collected statements' examples say which were cut: a run does not count, per
-instance, the events CloudWatch cut at its size limit, so ``truncated_events`` counts the
-statements of a month whose logged text was cut (at most :data:`TRUNCATION_SCAN` of the
-heaviest per month are looked at).
+``truncated_events`` counts the events CloudWatch cut at its size limit (256 KiB), as the
+collection counted them while parsing (per instance and month, days summed). A month
+collected by an older version has no count: there, the statements whose logged example was
+cut are counted (at most :data:`TRUNCATION_SCAN` of the heaviest per month are looked at).
 """
 
 from __future__ import annotations
@@ -69,6 +69,11 @@ def _aws_answer(store: Store, settings: Settings, instance: dict[str, Any], *,
 
 
 def _truncated(store: Store, instance_id: str, period: str) -> int:
+    """Events of the month CloudWatch cut at its size limit, as the collection counted them;
+    for a month collected before it counted them, the statements whose example was cut."""
+    stored = store.digests.stored(instance_id, period) or {}
+    if stored.get("cut_events") is not None:
+        return int(stored["cut_events"])
     rows, _total = store.digests.page(instance_id=instance_id, period=period,
                                       limit=TRUNCATION_SCAN)
     return sum(1 for row in rows if any(ex.get("truncated") for ex in row.get("examples") or []))

@@ -65,6 +65,7 @@ def store_day(store: Store, instance_id: str, day: str, aggregator: DigestAggreg
     partials = [partial_of(stats) for stats in aggregator.digests(instance_id)]
     store.day_partials.replace_day(instance_id, day, partials, {
         "events": events, "queries": aggregator.entries, "malformed": aggregator.malformed,
+        "cut_events": aggregator.cut_events,
         "stream_dbs": [[name, db] for name, db in sorted(aggregator.stream_dbs.items())],
         "collected_at": utc_iso(datetime.now(UTC)), "collection_id": collection_id})
     rebuild_month(store, instance_id, day[:7])
@@ -76,14 +77,15 @@ def rebuild_month(store: Store, instance_id: str, month: str) -> int:
     (one day's partials in memory at a time, beside the month's digests); the digests'
     number."""
     merged = MonthFromDays(instance_id)
-    malformed = 0
+    malformed = cut = 0
     for meta in store.day_partials.days(instance_id, month):
         merged.add_day(meta["day"], store.day_partials.partials(instance_id, meta["day"]),
                        dict(meta.get("stream_dbs") or []))
         malformed += meta.get("malformed") or 0
+        cut += meta.get("cut_events") or 0
     digests = merged.digests()
     store.digests.replace_period(instance_id, month, digests, days=merged.days,
-                                 malformed=malformed)
+                                 malformed=malformed, cut_events=cut)
     return len(digests)
 
 

@@ -26,10 +26,11 @@ from typing import Any
 from analysis.digest import DigestAggregator, _bump
 from analysis.errors import SlowLogParseError
 from analysis.fingerprint import fingerprint_and_id
-from analysis.slowlog import SlowLogStream
+from analysis.slowlog import CUT_EVENT_MIN_BYTES, SlowLogStream, cut_by_cloudwatch
 
 INBOX_PAGES = 6  # pages waiting per parser (a page is about 1 MB)
 MALFORMED_SAMPLES = 5
+CUT_CHECK_CHARS = CUT_EVENT_MIN_BYTES // 4  # shorter events cannot have reached the limit
 POLL_SECONDS = 0.5
 
 
@@ -63,6 +64,8 @@ class _InstanceState:
         instance_id = self.instance_id
         sliced = isinstance(stream_key, tuple) and stream_key[1] > 0
         for timestamp, message in events:
+            if len(message) > CUT_CHECK_CHARS and cut_by_cloudwatch(message):
+                self.aggregator.cut_events += 1  # still parsed: its head is whole
             try:
                 entry = stream.parse(message)
                 if entry.time is None and timestamp is not None:

@@ -68,12 +68,13 @@ class DigestRepository:
 
     def replace_period(self, instance_id: str, period: str, digests: list[dict[str, Any]],
                        *, days: list[str] | None = None, malformed: int | None = None,
-                       read_at: str | None = None) -> None:
+                       read_at: str | None = None, cut_events: int | None = None) -> None:
         """Store one instance's digests for a period, ranked by total time as pt does.
 
         `days`: the UTC days a month was built from (the daily schedule), None when it was
         read whole; `malformed`: the events skipped; `read_at`: when the reading started (a
-        month read after its end holds all its days)."""
+        month read after its end holds all its days); `cut_events`: the events CloudWatch cut
+        at its size limit (None: not counted, as before this was)."""
         ranked = sorted(digests, key=lambda d: (-d["query_time"]["sum"], d["query_id"]))
         docs, hourly = [], []
         for rank, digest in enumerate(ranked, start=1):
@@ -99,6 +100,7 @@ class DigestRepository:
             "collected_at": utc_iso(datetime.now(UTC)),
             "version": uuid.uuid4().hex,  # what the period's fleet rows were built from
             "days": days, "malformed": malformed, "read_at": read_at,
+            "cut_events": cut_events,
         })
 
     def for_fleet(self, period: str) -> Iterator[list[dict[str, Any]]]:

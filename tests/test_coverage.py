@@ -230,3 +230,36 @@ def test_instances_page_shows_coverage_problems(dash_duo, app) -> None:
     dash_duo.wait_for_page(f"{dash_duo.server_url}/")
     dash_duo.wait_for_contains_text("#overview-problems", "bad: slow-log coverage")
     assert len(dash_duo.find_elements(".coverage-problem")) == 3
+
+
+def test_events_cut_by_cloudwatch_are_counted_by_the_collection(aws_settings: Settings,
+                                                                database_url: str) -> None:
+    from analysis.slowlog import CLOUDWATCH_EVENT_MAX_BYTES
+    from tests.cw_seed import put_events, rds_entry
+
+    seed(aws_settings.aws_endpoint_url)
+    app = create_app(replace(aws_settings, database_url=database_url))
+    services = app.server.extensions["slowquery"]
+    services.inventory.refresh()
+    start = datetime(2026, 10, 3, tzinfo=UTC)
+    base = int(start.timestamp() * 1000)
+    huge = rds_entry(start, "SELECT id FROM t WHERE id IN ("
+                     + ", ".join(str(n) for n in range(60_000)) + ")", 2.0)
+    assert len(huge.encode()) > CLOUDWATCH_EVENT_MAX_BYTES
+    cut = huge.encode()[:CLOUDWATCH_EVENT_MAX_BYTES].decode()  # what CloudWatch keeps
+    events = [(base + n * 1000, rds_entry(start + timedelta(seconds=n), f"SELECT {n}", 0.5))
+              for n in range(20)]
+    events.append((base + 60_000, cut))
+    put_events(aws_settings.aws_endpoint_url, REGION, "/aws/rds/instance/good/slowquery",
+               "good", events)
+    run = services.collection.start({"month": "2026-10", "instance_ids": ["good"]})
+    services.collection.wait(run["collection_id"], timeout=120)
+    assert services.store.runs.get(run["collection_id"])["status"] == "completed"
+
+    stored = services.store.digests.stored("good", "2026-10")
+    assert stored["cut_events"] == 1  # counted while parsing, not guessed from examples
+    body = _coverage(app, "good")
+    assert body["checks"]["truncated_events"] == {"status": "problem",
+                                                  "value": {"2026-10": 1}}
+    message = next(p["message"] for p in body["problems"] if p["code"] == "truncated_events")
+    assert "(1 event(s) at CloudWatch's 256 KB limit" in message
