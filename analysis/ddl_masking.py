@@ -34,9 +34,17 @@ from __future__ import annotations
 
 import re
 
+from analysis.masking import (  # the statement masker's tokens, shared
+    MASK,
+    STRING_PREFIXES,
+    is_word,
+    quoted_name_end,
+    string_end,
+    word_end,
+)
+
 __all__ = ["mask_create_table"]
 
-MASK = "?"
 # Words whose parenthesised numbers are a size, not a value: column types, and the
 # fractional-seconds precision of CURRENT_TIMESTAMP(6) defaults.
 _SIZED = frozenset((
@@ -49,27 +57,6 @@ _SIZED = frozenset((
 _VERSION_COMMENT = re.compile(r"/\*M?!\d*")  # /*!50100 and MariaDB's /*M!100101: kept whole
 _NUMBER = re.compile(r"0[xX][0-9a-fA-F]+|0[bB][01]+|\d+(?:\.\d*)?(?:[eE][+-]?\d+)?"
                      r"|\.\d+(?:[eE][+-]?\d+)?")
-_PREFIXES = {"x", "b", "n"}  # X'0A', B'01', N'text': the prefix is part of the literal
-
-
-def _is_word(ch: str) -> bool:
-    return ch.isalnum() or ch in "_$" or ord(ch) >= 128
-
-
-def _string_end(text: str, start: int) -> int:
-    """Index just past the string opened at ``start`` ('' and \\' escapes; unclosed: end)."""
-    quote, i, n = text[start], start + 1, len(text)
-    while i < n:
-        if text[i] == "\\":
-            i += 2
-        elif text[i] == quote:
-            if i + 1 < n and text[i + 1] == quote:
-                i += 2
-            else:
-                return i + 1
-        else:
-            i += 1
-    return n
 
 
 def mask_create_table(text: str) -> str:
@@ -88,12 +75,9 @@ def mask_create_table(text: str) -> str:
             continue
         if ch in "'\"":
             out.append(MASK)
-            i, last = _string_end(text, i), MASK
+            i, last = string_end(text, i), MASK
         elif ch == "`":
-            end = text.find("`", i + 1)
-            while end != -1 and end + 1 < n and text[end + 1] == "`":
-                end = text.find("`", end + 2)
-            end = n if end == -1 else end + 1
+            end = quoted_name_end(text, i)
             out.append(text[i:end])
             i, last = end, "`"
         elif text.startswith("/*", i):
@@ -116,21 +100,18 @@ def mask_create_table(text: str) -> str:
         elif ch.isdigit() or (ch == "." and i + 1 < n and text[i + 1].isdigit()):
             match = _NUMBER.match(text, i)
             end = match.end() if match else i + 1
-            if end < n and _is_word(text[end]):  # 2fa_codes: a name that starts with digits
-                while end < n and _is_word(text[end]):
-                    end += 1
+            if end < n and is_word(text[end]):  # 2fa_codes: a name that starts with digits
+                end = word_end(text, end)
                 out.append(text[i:end])
             else:
                 out.append(text[i:end] if sized and sized[-1] else MASK)
             i, last = end, "0"
-        elif _is_word(ch):
-            end = i + 1
-            while end < n and _is_word(text[end]):
-                end += 1
+        elif is_word(ch):
+            end = word_end(text, i + 1)
             word = text[i:end]
-            if end < n and text[end] == "'" and word.lower() in _PREFIXES:
+            if end < n and text[end] == "'" and word.lower() in STRING_PREFIXES:
                 out.append(MASK)
-                i, last = _string_end(text, end), MASK
+                i, last = string_end(text, end), MASK
                 continue
             out.append(word)
             i, last = end, word.lower()

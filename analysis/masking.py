@@ -35,21 +35,41 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["MASK", "RAW_TEXT_MASKED", "mask_capture", "mask_digest", "mask_literals",
-           "mask_message", "mask_plan", "mask_plan_and_findings", "mask_plan_document"]
+__all__ = ["MASK", "RAW_TEXT_MASKED", "STRING_PREFIXES", "is_word", "mask_capture",
+           "mask_digest", "mask_literals", "mask_message", "mask_plan",
+           "mask_plan_and_findings", "mask_plan_document", "quoted_name_end", "string_end",
+           "word_end"]
 
 MASK = "?"
 _DIGITS = "0123456789"
 _HEX = "0123456789abcdefABCDEF"
-_PREFIXES = {"x", "b", "n"}  # X'0A', B'01', N'text': the prefix is part of the literal
+STRING_PREFIXES = {"x", "b", "n"}  # X'0A', B'01', N'text': the prefix is part of the literal
 
 
-def _is_word(ch: str) -> bool:
+def is_word(ch: str) -> bool:
     """Identifier characters: ASCII letters, digits, ``_``, ``$`` and anything non-ASCII."""
     return ch.isalnum() or ch in "_$" or ord(ch) >= 128
 
 
-def _string_end(sql: str, start: int) -> int:
+def word_end(text: str, i: int) -> int:
+    """Index just past the identifier characters from ``i`` on."""
+    n = len(text)
+    while i < n and is_word(text[i]):
+        i += 1
+    return i
+
+
+def quoted_name_end(text: str, start: int) -> int:
+    """Index just past the `name` opened by the backtick at ``start`` (`` inside a name
+    stays in it; unclosed: the end)."""
+    n = len(text)
+    end = text.find("`", start + 1)
+    while end != -1 and end + 1 < n and text[end + 1] == "`":  # `` inside a name
+        end = text.find("`", end + 2)
+    return n if end == -1 else end + 1
+
+
+def string_end(sql: str, start: int) -> int:
     """Index just past the string opened by the quote at ``start`` (or len(sql) if unclosed)."""
     quote = sql[start]
     i = start + 1
@@ -84,7 +104,7 @@ def _number_end(sql: str, start: int) -> int:
     i = start
     while i < n and sql[i] in _DIGITS:
         i += 1
-    if i < n and sql[i] == "." and (i + 1 >= n or not _is_word(sql[i + 1])
+    if i < n and sql[i] == "." and (i + 1 >= n or not is_word(sql[i + 1])
                                     or sql[i + 1] in _DIGITS or _exponent_end(sql, i + 1)):
         i += 1
         while i < n and sql[i] in _DIGITS:
@@ -124,12 +144,9 @@ def mask_literals(sql: str) -> str:
         ch = sql[i]
         if ch in "'\"":
             out.append(MASK)
-            i = _string_end(sql, i)
+            i = string_end(sql, i)
         elif ch == "`":
-            end = sql.find("`", i + 1)
-            while end != -1 and end + 1 < n and sql[end + 1] == "`":  # `` inside a name
-                end = sql.find("`", end + 2)
-            end = n if end == -1 else end + 1
+            end = quoted_name_end(sql, i)
             out.append(sql[i:end])
             i = end
         elif ch == "#" or (sql.startswith("--", i) and (i + 2 >= n or sql[i + 2] in " \t\r\n")):
@@ -143,24 +160,21 @@ def mask_literals(sql: str) -> str:
             out.append(sql[i:end])
             i = end
         elif ch in _DIGITS or (ch == "." and i + 1 < n and sql[i + 1] in _DIGITS
-                               and (i == 0 or not _is_word(sql[i - 1]))):
+                               and (i == 0 or not is_word(sql[i - 1]))):
             end = _number_end(sql, i)
-            if end < n and _is_word(sql[end]):
+            if end < n and is_word(sql[end]):
                 # 1col, 2fa_codes, 0xZZ: an identifier that starts with digits
-                while end < n and _is_word(sql[end]):
-                    end += 1
+                end = word_end(sql, end)
                 out.append(sql[i:end])
             else:
                 out.append(MASK)
             i = end
-        elif _is_word(ch):
-            end = i + 1
-            while end < n and _is_word(sql[end]):
-                end += 1
+        elif is_word(ch):
+            end = word_end(sql, i + 1)
             word = sql[i:end]
-            if end < n and sql[end] == "'" and word.lower() in _PREFIXES:
+            if end < n and sql[end] == "'" and word.lower() in STRING_PREFIXES:
                 out.append(MASK)
-                i = _string_end(sql, end)
+                i = string_end(sql, end)
             else:
                 out.append(word)
                 i = end
