@@ -45,6 +45,7 @@ OTHER = "(other)"
 DEFAULT_EXAMPLE_CHARS = 65536
 _FP_CACHE_SIZE = 4096
 _FP_CACHE_MAX_SQL = 4096
+_FP_CACHE_CHARS = _FP_CACHE_SIZE * _FP_CACHE_MAX_SQL  # what 4,096 entries could hold
 _EPOCH_ORDINAL = datetime(1970, 1, 1).toordinal()
 # Example heaps hold (query_time, seq, ...), seq counting *down*: the heap's root is the
 # fastest example and, among equally fast ones, the latest, so the K kept are the K slowest,
@@ -472,9 +473,10 @@ class DigestAggregator:
     """Fold :class:`SlowLogEntry` objects into :class:`DigestStats` per (instance, query id).
 
     ``fingerprinter(sql) -> (fingerprint, query_id)`` classifies statements; results for
-    statements up to 4 KiB are memoised in a cache of ``fingerprint_cache`` entries
-    (identical statements repeat a lot in slow logs; it is emptied when full, so memory
-    stays bounded; 0 disables it, e.g. when the fingerprinter caches by itself).
+    statements up to 4 KiB are memoised in a cache of at most ``fingerprint_cache`` entries
+    and ``fingerprint_cache_chars`` characters (identical statements repeat a lot in slow
+    logs; it is emptied when full, so memory stays bounded; 0 disables it, e.g. when the
+    fingerprinter caches by itself).
     Malformed entries are counted with :meth:`add_error`, keeping the first
     ``max_error_samples`` of them.
     """
@@ -482,9 +484,11 @@ class DigestAggregator:
     def __init__(self, fingerprinter: Fingerprinter, examples_per_digest: int = 5, *,
                  max_example_chars: int | None = DEFAULT_EXAMPLE_CHARS,
                  max_error_samples: int = 20,
-                 fingerprint_cache: int = _FP_CACHE_SIZE) -> None:
+                 fingerprint_cache: int = _FP_CACHE_SIZE,
+                 fingerprint_cache_chars: int = _FP_CACHE_CHARS) -> None:
         self.fingerprinter = fingerprinter
         self.fingerprint_cache = fingerprint_cache
+        self.fingerprint_cache_chars = fingerprint_cache_chars
         self.examples_per_digest = examples_per_digest
         self.max_example_chars = max_example_chars
         self.max_error_samples = max_error_samples
@@ -497,28 +501,29 @@ class DigestAggregator:
         self.stream_dbs: dict[str, str | None] = {}
         self._stats: dict[str, dict[str, DigestStats]] = {}
         self._fp_cache: dict[str, tuple[str, str]] = {}
+        self._fp_chars = 0  # characters of the statements in _fp_cache
 
-    def _classify(self, sql: str) -> tuple[str, str]:
-        cache = self._fp_cache
-        hit = cache.get(sql)
-        if hit is not None:
-            return hit
+    def _classified(self, sql: str) -> tuple[str, str]:
+        """The fingerprinter's answer for a statement the cache does not hold, remembered.
+        The cache is emptied when it holds ``fingerprint_cache`` statements or
+        ``fingerprint_cache_chars`` characters, so its memory stays bounded whatever the
+        log."""
         result = self.fingerprinter(sql)
         if len(sql) <= _FP_CACHE_MAX_SQL and self.fingerprint_cache > 0:
-            if len(cache) >= self.fingerprint_cache:
+            cache = self._fp_cache
+            if (len(cache) >= self.fingerprint_cache
+                    or self._fp_chars >= self.fingerprint_cache_chars):
                 cache.clear()
+                self._fp_chars = 0
             cache[sql] = result
+            self._fp_chars += len(sql)
         return result
 
     def add(self, instance_id: str, entry: SlowLogEntry) -> None:
         sql = entry.sql
-        hit = self._fp_cache.get(sql)  # _classify, inlined
+        hit = self._fp_cache.get(sql)
         if hit is None:
-            hit = self.fingerprinter(sql)
-            if len(sql) <= _FP_CACHE_MAX_SQL and self.fingerprint_cache > 0:
-                if len(self._fp_cache) >= self.fingerprint_cache:
-                    self._fp_cache.clear()
-                self._fp_cache[sql] = hit
+            hit = self._classified(sql)
         fingerprint, query_id = hit
         per_instance = self._stats.get(instance_id)
         if per_instance is None:
@@ -550,7 +555,7 @@ class DigestAggregator:
         """Add the output of :func:`iter_entries` (entries and errors)."""
         # add(), inlined: this loop runs once per entry of a file
         cache = self._fp_cache
-        fingerprinter = self.fingerprinter
+        classified = self._classified
         per_instance = self._stats.get(instance_id)
         for item in items:
             if not isinstance(item, SlowLogEntry):
@@ -559,11 +564,7 @@ class DigestAggregator:
             sql = item.sql
             hit = cache.get(sql)
             if hit is None:
-                hit = fingerprinter(sql)
-                if len(sql) <= _FP_CACHE_MAX_SQL and self.fingerprint_cache > 0:
-                    if len(cache) >= self.fingerprint_cache:
-                        cache.clear()
-                    cache[sql] = hit
+                hit = classified(sql)
             if per_instance is None:
                 per_instance = self._stats.setdefault(instance_id, {})
             stats = per_instance.get(hit[1])
@@ -578,6 +579,7 @@ class DigestAggregator:
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_fp_cache"] = {}  # a cache: not worth sending back from a worker process
+        state["_fp_chars"] = 0
         return state
 
     def merge(self, other: DigestAggregator) -> DigestAggregator:
