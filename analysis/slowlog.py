@@ -267,7 +267,7 @@ class SlowLogStream:
     """
 
     __slots__ = ("current_db", "last_time", "keep_extra", "_time_str", "_time_val",
-                 "_uh_cache", "_uh_prefix", "_line_cache")
+                 "_uh_cache", "_uh_prefix", "_line_cache", "_use_dbs")
 
     def __init__(self, current_db: str | None = None, *, keep_extra: bool = True) -> None:
         self.current_db = current_db
@@ -278,6 +278,7 @@ class SlowLogStream:
         self._uh_cache: dict[str, tuple[str | None, str | None, str | None, int | None]] = {}
         self._uh_prefix: dict[str, tuple[str | None, ...]] = {}
         self._line_cache: dict[str, dict[str, int | float | str] | bool] = {}
+        self._use_dbs: dict[str, str] = {}  # the database of a `use` line's text
 
     def _user_host(self, line: str) -> tuple[str | None, str | None, str | None, int | None]:
         """(user, host, ip, thread id) of a ``# User@Host:`` line, cached."""
@@ -519,17 +520,20 @@ class SlowLogStream:
             rows_sent = int(rs)  # type: ignore[arg-type]
             rows_examined = int(rx)  # type: ignore[arg-type]
             timestamp = int(ts)  # type: ignore[arg-type]
-            lean = None
-            if (pre or tail or post) and not self.keep_extra:
-                lean = _lean_fields(pre, tail, post)
-            if lean is not None:  # no entry attribute among the other fields: skip them
+            if not (pre or tail or post):  # MySQL's default layout, MariaDB's
+                if m_ra is None:
+                    rows_affected = bytes_sent = None
+                else:  # MariaDB: # Rows_affected: N  Bytes_sent: N
+                    rows_affected, bytes_sent = int(m_ra), int(m_bs)  # type: ignore[arg-type]
+            elif not self.keep_extra and (lean := _lean_fields(pre, tail, post)) is not None:
+                # no entry attribute among the other fields: skip them
                 if lean[0] is not None:
                     tid = lean[0]
                 if m_ra is not None:
                     rows_affected, bytes_sent = int(m_ra), int(m_bs)  # type: ignore[arg-type]
                 else:
                     rows_affected, bytes_sent = None, lean[1]
-            elif pre or tail or post:  # other fields: as _parse_unchecked reads them
+            else:  # other fields: as _parse_unchecked reads them
                 e = _new_entry(SlowLogEntry)
                 e.thread_id, e.rows_affected, e.bytes_sent, e.extra = tid, None, None, extra
                 e.query_time, e.lock_time, e.rows_sent, e.rows_examined = 0.0, 0.0, 0, 0
@@ -546,10 +550,6 @@ class SlowLogStream:
                 tid, rows_affected, bytes_sent = e.thread_id, e.rows_affected, e.bytes_sent
                 query_time, lock_time = e.query_time, e.lock_time
                 rows_sent, rows_examined = e.rows_sent, e.rows_examined
-            elif m_ra is not None:  # MariaDB: # Rows_affected: N  Bytes_sent: N
-                rows_affected, bytes_sent = int(m_ra), int(m_bs)  # type: ignore[arg-type]
-            else:
-                rows_affected = bytes_sent = None
         except (ValueError, IndexError, OverflowError):
             return None
         if not (0.0 <= query_time <= MAX_SECONDS and 0.0 <= lock_time <= MAX_SECONDS
@@ -563,10 +563,15 @@ class SlowLogStream:
             return None  # _parse says why, or cuts the name (NaN fails the test too)
         use_db = None
         if use is not None:
-            use = use.rstrip()
-            if not use.endswith(";"):
-                return None
-            use_db = _unquote_db(use.rstrip(";"))
+            use_db = self._use_dbs.get(use)
+            if use_db is None:
+                line = use.rstrip()
+                if not line.endswith(";"):
+                    return None
+                use_db = _unquote_db(line.rstrip(";"))
+                if len(self._use_dbs) >= _CACHE_SIZE:
+                    self._use_dbs.clear()
+                self._use_dbs[use] = use_db
         sql = body.strip()  # type: ignore[union-attr]
         if not sql or ", Version: " in body:  # type: ignore[operator]
             return None
@@ -936,16 +941,18 @@ def iter_entries_text(chunks: Iterable[str], stream: SlowLogStream | None = None
                 return
             text = "".join(pieces)
             pieces = []
+            end = len(text)
         else:
             cut = _last_entry_start(chunk)
             if cut < 0 or (cut == 0 and not pieces):
                 pieces.append(chunk)
                 continue
-            text = "".join(pieces) + chunk[:cut] if pieces else chunk[:cut]
+            # read up to `end`, not a copy of the chunk up to `cut` (a MB per chunk)
+            text = "".join(pieces) + chunk if pieces else chunk
+            end = len(text) - len(chunk) + cut
             pieces = [chunk[cut:]]
-        # text starts at an entry start (or the start of the file) and ends at one (or
+        # text[:end] starts at an entry start (or the start of the file) and ends at one (or
         # the end of the file)
-        end = len(text)
         cr = "\r" in text
         match = _STANDARD.match if cr else _STANDARD_LF.match
         counted, lines = 0, first_line - 1  # lines before text[counted]
@@ -955,9 +962,9 @@ def iter_entries_text(chunks: Iterable[str], stream: SlowLogStream | None = None
             if skip_default:
                 skip_default -= 1
             elif not cr:
-                m = match_default(text, pos)
+                m = match_default(text, pos, end)
             if m is None:
-                m = match(text, pos)
+                m = match(text, pos, end)
                 if m is not None and not cr:  # another layout: MySQL's default later again
                     skip_default = _SKIP_DEFAULT
             if m is not None:
