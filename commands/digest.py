@@ -37,18 +37,19 @@ MIN_BYTES_PER_JOB = 8 << 20  # below this a worker process costs more than it sa
 _BLOCK = 1 << 20
 _LOOKBACK = 64 << 10  # how far back to look for the line before a "# User@Host:" line
 _UNSET: Any = object()
-# This process starts on the first range at once, each worker ~50 ms later (a fresh
-# interpreter and its imports): in that time this process reads about 2 MiB (40-60 MB/s
+# This process starts on the first range at once, each worker ~70 ms later (a fresh
+# interpreter and its imports): in that time this process reads about 4 MiB (35-60 MB/s
 # per process on a 2-CPU VM), so the first range is that much longer and the processes
-# finish together (MariaDB log, 47 MB, 2 jobs: the wait for the worker fell from 35-50 ms).
-HEAD_START = 2 << 20
+# finish together (MariaDB log, 47 MB, 2 jobs: the wait for the worker fell from 20-55 ms
+# with 2 MiB to 5-7 ms).
+HEAD_START = 4 << 20
 # The verbatim-statement cache of the one aggregator of each process (analysis/digest.py):
 # statements repeat far apart -- half the entries of the generator's 100 MB log repeat an
-# earlier text, a quarter among the last 4,096 distinct texts (the default), 46% among the
-# last 65,536 (and 69% / 41% of the MariaDB / MySQL 8 logs of bench/). At most 6 Mi
-# characters: a few MB per process.
-FINGERPRINT_CACHE = 65536
-FINGERPRINT_CACHE_CHARS = 6 << 20
+# earlier text, a quarter among the last 4,096 distinct texts (the default), a third among
+# the last 16,384. Since a shape key costs 1.6 us, a larger cache gains little (65,536: 2%
+# faster, 10 MB more per process). At most 2 Mi characters.
+FINGERPRINT_CACHE = 16384
+FINGERPRINT_CACHE_CHARS = 2 << 20
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
