@@ -14,11 +14,9 @@ import sys
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from auth.exposure import exposure_error
 from commands import accounts as account_commands
 from commands import digest as digest_commands
 from settings import Settings, SettingsError, load_settings
-from store import StoreError
 
 if TYPE_CHECKING:
     import dash
@@ -39,6 +37,8 @@ def create_app(settings: Settings) -> dash.Dash:
 def __getattr__(name: str) -> Any:
     """`app.server` for gunicorn, built lazily from the environment on first access."""
     if name == "server":
+        from store import StoreError
+
         try:
             server = create_app(load_settings()).server
         except (SettingsError, StoreError) as exc:
@@ -77,6 +77,10 @@ def main(argv: list[str] | None = None) -> int:
         return account_commands.run_user(args)
     if args.command == "token":
         return account_commands.run_token(args)
+    # imported here, not at the top, so that `app.py digest` starts without them
+    from auth.exposure import exposure_error
+    from store import StoreError
+
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:

@@ -224,6 +224,22 @@ def test_fingerprint_cache_calls_fingerprinter_once_per_statement():
     assert len(agg) == 1 and agg.digests()[0].count == 200
 
 
+def test_fingerprint_cache_is_bounded_by_characters_too():
+    """A cache of few long statements must not hold more memory than one of many short."""
+    calls = []
+
+    def fp(sql):
+        calls.append(sql)
+        return trivial_fingerprinter(sql)
+
+    agg = DigestAggregator(fp, fingerprint_cache=100, fingerprint_cache_chars=50)
+    a, b, c = ("SELECT " + ch * 20 for ch in "abc")  # 27 characters each
+    for sql in (a, b, c, a, c):  # c finds 54 characters held: the cache is emptied
+        agg.add("db", entry(sql))
+    assert calls == [a, b, c, a]
+    assert agg._fp_chars == 54 and len(agg._fp_cache) == 2
+
+
 # ---- the percentile sketch -------------------------------------------------------------------
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_sketch_relative_error_within_one_percent_on_lognormal(seed):

@@ -17,7 +17,9 @@ from pathlib import Path
 import pytest
 
 from analysis.slowlog import (
+    _MYSQL_DEFAULT_LF,
     _STANDARD,
+    _STANDARD_LF,
     SlowLogEntry,
     SlowLogStream,
     _next_entry_start,
@@ -149,6 +151,9 @@ _LINES: dict[str, list[str]] = {
              "# Time: 071218 11:48:27 # User@Host: [SQL_SLAVE] @  []", "# Time:261130 1:00:00"],
     "user": ["# User@Host: root[root] @ localhost []", "# User@Host: app[app] @ web1 [10.0.0.5]",
              "# User@Host: app[app] @  [10.0.1.15]  Id:  62898", "# User@Host: a @ b Id: 7",
+             "# User@Host: app[app] @  [10.0.1.15]  Id:\t5", "# User@Host: app[app] @ h []  Id:5 ",
+             "# User@Host: app[app] @ h [] Id: 5x", "# User@Host: Id: 3[x] @ h [] Id: 4",
+             "# User@Host: app[app] @  [10.0.1.15]  Id: 99999999999999999999",
              "# User@Host: " + "u" * 300 + "[u] @ h []",
              "# User@Host: x[x] @ h [" + "9" * 300 + "]"],
     "thread": ["# Thread_id: 4  Schema: shop  QC_hit: No", "# Thread_id: 4  Schema:   QC_hit: No",
@@ -196,18 +201,21 @@ def _entry(rnd: random.Random) -> str:
         return common if common is not None and rnd.random() < p else rnd.choice(_LINES[kind])
 
     lines = []
+    mysql = rnd.random() < 0.3  # MySQL's default layout, but for the odd line
     if rnd.random() < 0.5:
-        lines.append(pick("time", "# Time: 261130 22:08:37"))
+        lines.append(pick("time", "# Time: 2026-10-03T10:00:00.000001Z" if mysql
+                          else "# Time: 261130 22:08:37"))
     if rnd.random() < 0.95:
-        lines.append(pick("user", "# User@Host: app[app] @ web1 [10.0.0.5]"))
-    if rnd.random() < 0.7:
+        lines.append(pick("user", "# User@Host: app[app] @  [10.0.1.15]  Id:  62898" if mysql
+                          else "# User@Host: app[app] @ web1 [10.0.0.5]"))
+    if rnd.random() < (0.05 if mysql else 0.7):
         lines.append(pick("thread", "# Thread_id: 6  Schema: shop  QC_hit: No"))
     if rnd.random() < 0.1:
         lines.append(pick("post"))
-    lines.append(pick("qt", _LINES["qt"][rnd.randrange(3)]))
-    if rnd.random() < 0.7:
+    lines.append(pick("qt", _LINES["qt"][1 if mysql else rnd.randrange(3)]))
+    if rnd.random() < (0.05 if mysql else 0.7):
         lines.append(pick("ra", "# Rows_affected: 0  Bytes_sent: 88"))
-    for _ in range(rnd.choice([0, 0, 1, 3, 6])):
+    for _ in range(rnd.choice([0] * 8 + [1] if mysql else [0, 0, 1, 3, 6])):
         lines.append(pick("post", _LINES["post"][rnd.randrange(6)]))
     if rnd.random() < 0.3:
         lines.append(pick("use", "use `shop`;"))
@@ -227,14 +235,52 @@ def _log(rnd: random.Random) -> bytes:
     return text.encode("utf-8", "surrogateescape")
 
 
+def _mysql_default_entries(text: str) -> int:
+    """How many entries of ``text`` (no \r) MySQL's default layout's regex matches and
+    `_parse_standard` takes, checking that _STANDARD_LF's match reads the same there."""
+    taken = pos = 0
+    while pos < len(text):
+        m = _MYSQL_DEFAULT_LF.match(text, pos)
+        if m is None:
+            pos = _next_entry_start(text, pos + 1, len(text))
+            continue
+        standard = _STANDARD_LF.match(text, pos)
+        assert standard is not None and standard.end() == m.end()
+        assert (SlowLogStream()._parse_standard(m.groups())
+                == SlowLogStream()._parse_standard(standard.groups()))
+        taken += 1
+        pos = m.end()
+    return taken
+
+
 def test_fast_path_equals_the_general_way_on_random_server_layouts() -> None:
     rnd = random.Random(1011)
-    fast_taken = 0
+    fast_taken = default_taken = 0
     for _ in range(1500):
         data = _log(rnd)
         lines = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", errors="replace",
                                  newline="")
         expected = _items(iter_entries(lines))
         assert _items(iter_entries_text(_chunks(data, rnd, 600))) == expected, data
-        fast_taken += _fast_entries(data.decode("utf-8", "replace"))
+        text = data.decode("utf-8", "replace")
+        fast_taken += _fast_entries(text)
+        if "\r" not in text:
+            default_taken += _mysql_default_entries(text)
     assert fast_taken > 3000  # the random logs exercise the fast path, not only the general
+    assert default_taken > 300  # and MySQL's default layout's own regex
+
+
+def test_mysql_default_layout_takes_its_own_regex() -> None:
+    """What RDS for MySQL writes by default: every entry matched by _MYSQL_DEFAULT_LF, read
+    as _STANDARD_LF's match reads it; a MariaDB entry is not matched by it."""
+    log = MYSQL8_EXTRA.split("# Time: 2026-10-03T10:15:43")[0]
+    log = log.replace(log[log.index(" Thread_id: 22"):log.index("\nuse shop")], "")
+    log += ("# Time: 2026-10-03T10:15:43.000001Z\n"
+            "# User@Host: app[app] @  [10.0.1.15]  Id:  62898\n"
+            "# Query_time: 0.5  Lock_time: 0.000100 Rows_sent: 1  Rows_examined: 10\n"
+            "SET timestamp=1759486543;\nSELECT 2;\n")
+    assert _mysql_default_entries(log) == 2
+    assert _mysql_default_entries(MARIADB) == 0
+    first, second = iter_entries_text([log])
+    assert (first.db, first.thread_id, second.db, second.thread_id) == ("shop", 22, "shop", 62898)
+    assert list(iter_entries_text([log])) == list(iter_entries(io.StringIO(log, newline="")))
