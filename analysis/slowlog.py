@@ -77,6 +77,7 @@ CLOUDWATCH_EVENT_MAX_BYTES = 256 * 1024 - 26
 CUT_EVENT_MIN_BYTES = CLOUDWATCH_EVENT_MAX_BYTES - 1024
 TRUNCATED = "…[cut]"
 _CACHE_SIZE = 4096
+_CACHED_TEXT_CHARS = 2048  # a longer text is not a key of a stream's caches (their memory)
 # header keys that set an entry's attributes (or its Schema), not ``extra``
 _ENTRY_FIELDS = frozenset(("Query_time", "Lock_time", "Rows_sent", "Rows_examined",
                            "Rows_affected", "Bytes_sent", "Thread_id", "Schema"))
@@ -571,9 +572,10 @@ class SlowLogStream:
                 if not line.endswith(";"):
                     return None
                 use_db = _unquote_db(line.rstrip(";"))
-                if len(self._use_dbs) >= _CACHE_SIZE:
-                    self._use_dbs.clear()
-                self._use_dbs[use] = use_db
+                if len(use) <= _CACHED_TEXT_CHARS:
+                    if len(self._use_dbs) >= _CACHE_SIZE:
+                        self._use_dbs.clear()
+                    self._use_dbs[use] = use_db
         sql = body.strip()  # type: ignore[union-attr]
         if not sql or ", Version: " in body:  # type: ignore[operator]
             return None
@@ -628,9 +630,10 @@ class SlowLogStream:
         lean = self._lean_cache.get(key, False)
         if lean is False:
             lean = _lean_fields(pre, None, post)
-            if len(self._lean_cache) >= _CACHE_SIZE:
-                self._lean_cache.clear()
-            self._lean_cache[key] = lean
+            if len(pre or "") + len(post or "") <= _CACHED_TEXT_CHARS:  # memory bounded
+                if len(self._lean_cache) >= _CACHE_SIZE:
+                    self._lean_cache.clear()
+                self._lean_cache[key] = lean
         return lean  # type: ignore[return-value]
 
     def _header_lines(self, entry: SlowLogEntry, text: str, schema: str | None) -> str | None:
