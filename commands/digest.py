@@ -26,23 +26,23 @@ import sys
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
-from analysis.digest import DigestAggregator, DigestStats
-from analysis.fingerprint import fingerprint_and_id
-from analysis.slowlog import SlowLogStream, iter_entries, iter_entries_text
+if TYPE_CHECKING:  # imported where used: this process spawns its workers first (see run)
+    from analysis.digest import DigestAggregator, DigestStats
+    from analysis.slowlog import SlowLogStream
 
 ROOT = Path(__file__).resolve().parent.parent
 MIN_BYTES_PER_JOB = 8 << 20  # below this a worker process costs more than it saves
 _BLOCK = 1 << 20
 _LOOKBACK = 64 << 10  # how far back to look for the line before a "# User@Host:" line
 _UNSET: Any = object()
-# This process starts on the first range at once, each worker ~70 ms later (a fresh
-# interpreter and its imports): in that time this process reads about 4 MiB (35-60 MB/s
-# per process on a 2-CPU VM), so the first range is that much longer and the processes
-# finish together (MariaDB log, 47 MB, 2 jobs: the wait for the worker fell from 20-55 ms
-# with 2 MiB to 5-7 ms).
-HEAD_START = 4 << 20
+# This process starts on the first range soon, each worker later (a fresh interpreter
+# and its imports, ~70 ms, of which this process spends ~35 importing the same modules):
+# in that time this process reads about 3 MiB (35-60 MB/s per process on a 2-CPU VM), so
+# the first range is that much longer and the processes finish together (best of 6 runs of
+# the whole command, 1 to 4 MiB: 3 was the fastest on the MariaDB and generator logs).
+HEAD_START = 3 << 20
 # The verbatim-statement cache of the one aggregator of each process (analysis/digest.py):
 # statements repeat far apart -- half the entries of the generator's 100 MB log repeat an
 # earlier text, a quarter among the last 4,096 distinct texts (the default), a third among
@@ -164,6 +164,8 @@ def _entry_around(raw: BinaryIO, pos: int, limit: int) -> tuple[int, int]:
 
 
 def _replay(raw: BinaryIO, start: int, end: int, stream: SlowLogStream) -> None:
+    from analysis.slowlog import iter_entries
+
     text = io.TextIOWrapper(io.BytesIO(_read(raw, start, end)), encoding="utf-8",
                             errors="replace", newline="")
     for _ in iter_entries(text, stream):
@@ -174,6 +176,8 @@ def state_at(raw: BinaryIO, offset: int) -> tuple[str | None, datetime | None]:
     """One pass's current database and last ``# Time:`` at ``offset`` (an entry start),
     found by replaying only the last entries before it that can have set them: those with a
     ``use ...`` line or a ``Schema:`` field, and with a ``# Time:`` line."""
+    from analysis.slowlog import SlowLogStream
+
     db: str | None = None
     before = offset
     while True:
@@ -269,6 +273,10 @@ def digest_range(path: str, start: int, end: int, instance_id: str = "file",
     """Digest bytes [start, end) of a file (``start`` an entry start, ``end`` one or the end
     of the file) as one pass over the whole file would.  Error samples' line numbers count
     from ``start``."""
+    from analysis.digest import DigestAggregator
+    from analysis.fingerprint import fingerprint_and_id
+    from analysis.slowlog import SlowLogStream, iter_entries_text
+
     aggregator = DigestAggregator(fingerprint_and_id, examples_per_digest=examples,
                                   fingerprint_cache=FINGERPRINT_CACHE,
                                   fingerprint_cache_chars=FINGERPRINT_CACHE_CHARS)
@@ -302,8 +310,16 @@ def default_jobs(path: str) -> int:
 
 def digest_file(path: str, instance_id: str = "file", examples: int = 5,
                 jobs: int = 1) -> DigestAggregator:
-    """Digest a slow-log file (memory ~ digests) with ``jobs`` processes."""
+    """Digest a slow-log file (memory ~ digests) with ``jobs`` processes.
+
+    The workers are spawned before this process imports the parser, the fingerprint and the
+    aggregator (about 35 ms), so that their start (a fresh interpreter, ~70 ms) overlaps
+    it."""
     if path == "-":
+        from analysis.digest import DigestAggregator
+        from analysis.fingerprint import fingerprint_and_id
+        from analysis.slowlog import iter_entries
+
         aggregator = DigestAggregator(fingerprint_and_id, examples_per_digest=examples)
         return aggregator.add_all(instance_id, iter_entries(sys.stdin))
     path = os.path.abspath(path)
