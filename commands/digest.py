@@ -28,7 +28,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
-if TYPE_CHECKING:  # imported where used: this process spawns its workers first (see run)
+if TYPE_CHECKING:  # imported where used: workers are spawned first (see digest_file)
     from analysis.digest import DigestAggregator, DigestStats
     from analysis.slowlog import SlowLogStream
 
