@@ -174,10 +174,10 @@ def paced_call(limits: ApiLimits, api: str, call: Callable[..., T], attempts: in
             result = call(**kwargs)
         except Exception as exc:
             throttled = is_throttle(exc)
+            if throttled:  # the last one too: the other callers slow down for it
+                limiter.throttled()
             if not (throttled or _is_transient(exc)) or attempt == attempts:
                 raise
-            if throttled:
-                limiter.throttled()
             time.sleep(min(MAX_BACKOFF_SECONDS, 0.1 * 2 ** (attempt - 1))
                        * (0.5 + random.random() / 2))
             continue

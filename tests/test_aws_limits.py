@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import pytest
+from botocore.exceptions import ClientError
 
 from collectors.aws_limits import (
     LONE_THROTTLE_FACTOR,
     PACE_SHARE,
     RECOVERY_STEPS,
     THROTTLE_FACTOR,
+    ApiLimits,
     RateLimiter,
+    paced_call,
 )
 
 
@@ -65,3 +68,18 @@ def test_successes_climb_back_to_the_pace_and_not_beyond() -> None:
     assert limiter.rate == pytest.approx(paced)
     limiter.succeeded()
     assert limiter.rate == pytest.approx(paced)
+
+
+def test_every_throttle_reaches_the_limiter_also_the_one_that_ends_the_retries() -> None:
+    limits = ApiLimits({"GetLogEvents": 1000.0})
+    answers = []
+
+    def always_throttled() -> None:
+        answers.append("throttled")
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}},
+                          "GetLogEvents")
+
+    with pytest.raises(ClientError):
+        paced_call(limits, "GetLogEvents", always_throttled, attempts=3)
+    assert len(answers) == 3
+    assert limits.limiter("GetLogEvents").throttles == 3  # the others slow down for all 3
