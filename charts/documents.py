@@ -18,13 +18,15 @@ from charts.catalogue import ChartFigure
 APP_NAME = "Slow Query Dashboard"
 CONFIG = {"displaylogo": False, "responsive": True}
 
-_STANDALONE = """<!DOCTYPE html>
+_HEAD = """<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title>
-<style>
+"""  # both pages' start, up to their own style
+
+_STANDALONE = _HEAD + """<style>
 body {{ margin: 16px; font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
        color: #212529; }}
 .chart {{ overflow: auto; }}
@@ -38,13 +40,7 @@ footer {{ margin-top: 8px; font-size: 12px; color: #6c757d; }}
 </html>
 """
 
-_EMBED = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-<style>
+_EMBED = _HEAD + """<style>
 html, body {{ margin: 0; height: 100%; background: white; }}
 body {{ overflow: {overflow}; font-family: system-ui, -apple-system, "Segoe UI", sans-serif; }}
 #chart {{ {size} }}
